@@ -1,0 +1,280 @@
+"""MCP client of the Rust server ``codeloci-ast`` over stdio.
+
+One child process at a time, owned by a connection task inside the bridge's task group. The
+child's stderr is inherited (it lands in our stderr/log, never on stdout). Calls forward
+arguments, structured results and progress; cancelling a call cancels it in the child (the SDK
+sends ``notifications/cancelled``).
+
+If the child dies, the calls in flight fail with :class:`RustServerDied`; the next call starts a
+new child after a back-off (``backoff_base * 2**n`` seconds, at most ``backoff_max``). After
+``max_restarts`` restarts within ``restart_window`` seconds the bridge refuses calls with
+:class:`RustServerUnavailable` until the window has passed. Nothing here blocks the memory
+tools: a dead child only affects calls to its own tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TextIO
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup, TaskStatus
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPError
+
+from codeloci import __version__
+
+__all__ = [
+    "BridgeError",
+    "RustBridge",
+    "RustServerDied",
+    "RustServerUnavailable",
+]
+
+log = logging.getLogger(__name__)
+
+#: Environment variables passed through to the child besides the SDK's safe defaults.
+PASSTHROUGH_ENV = ("RUST_LOG", "RUST_BACKTRACE", "CODELOCI_AST_LOG", "LANG", "LC_ALL")
+
+
+class BridgeError(RuntimeError):
+    """Base of the bridge's errors; messages are shown to the MCP client as tool errors."""
+
+
+class RustServerDied(BridgeError):
+    """The child exited while a call was running."""
+
+
+class RustServerUnavailable(BridgeError):
+    """The child is missing or keeps failing; no call is attempted."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, MCPError):
+        return f"{exc.error.message} (code {exc.error.code})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+@dataclass
+class _Connection:
+    session: ClientSession
+    tools: list[types.Tool]
+    server_info: types.Implementation | None
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    dead: bool = False
+
+
+class RustBridge:
+    """Use as ``async with RustBridge(...) as bridge``; the first start happens on entry."""
+
+    def __init__(
+        self,
+        command: Sequence[str] | None,
+        roots: Sequence[Path],
+        *,
+        errlog: TextIO | None = None,
+        max_restarts: int = 3,
+        restart_window: float = 60.0,
+        backoff_base: float = 0.25,
+        backoff_max: float = 4.0,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self._command = list(command) if command else None
+        self._roots = [Path(r) for r in roots]
+        self._errlog = errlog or sys.stderr
+        self._max_restarts = max_restarts
+        self._restart_window = restart_window
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._start_timeout = start_timeout
+        self._tg: TaskGroup | None = None
+        self._conn: _Connection | None = None
+        self._lock = anyio.Lock()
+        self._ever_started = False
+        self._restarts: list[float] = []
+        self._last_failure = 0.0
+        self._last_error: str | None = None
+        self._tools: list[types.Tool] = []
+        self._server_info: types.Implementation | None = None
+        self.starts = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        try:
+            await self.ensure_started()
+        except BridgeError as exc:
+            log.warning("%s", exc)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        if self._conn is not None:
+            self._conn.stop.set()
+        return await self._tg.__aexit__(exc_type, exc, tb)
+
+    @property
+    def command(self) -> list[str] | None:
+        return self._command
+
+    @property
+    def tools(self) -> list[types.Tool]:
+        """The child's tools as last listed (kept while it is down)."""
+        return list(self._tools)
+
+    @property
+    def server_info(self) -> types.Implementation | None:
+        return self._server_info
+
+    @property
+    def alive(self) -> bool:
+        return self._conn is not None and not self._conn.dead
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def _args(self) -> tuple[str, list[str]]:
+        assert self._command is not None
+        args = list(self._command[1:])
+        for root in self._roots:
+            args += ["--root", str(root)]
+        return self._command[0], args
+
+    async def _serve(self, *, task_status: TaskStatus[_Connection]) -> None:
+        command, args = self._args()
+        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+        params = StdioServerParameters(command=command, args=args, env=env)
+        started = False
+        conn: _Connection | None = None
+        try:
+            async with stdio_client(params, errlog=self._errlog) as (read, write):
+                info = types.Implementation(name="codeloci", version=__version__)
+                async with ClientSession(read, write, client_info=info) as session:
+                    with anyio.fail_after(self._start_timeout):
+                        init = await session.initialize()
+                        tools = await self._list_all(session)
+                    conn = _Connection(session, tools, init.server_info)
+                    task_status.started(conn)
+                    started = True
+                    await conn.stop.wait()
+        except Exception as exc:
+            if not started:
+                raise
+            log.warning("codeloci-ast connection ended: %s", _describe(exc))
+        finally:
+            if conn is not None:
+                conn.dead = True
+
+    @staticmethod
+    async def _list_all(session: ClientSession) -> list[types.Tool]:
+        tools: list[types.Tool] = []
+        cursor: str | None = None
+        while True:
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                return tools
+
+    async def ensure_started(self) -> _Connection:
+        """The live connection, starting or restarting the child as the policy allows."""
+        async with self._lock:
+            if self._conn is not None and not self._conn.dead:
+                return self._conn
+            if self._command is None:
+                raise RustServerUnavailable(
+                    "Rust server unavailable: the codeloci-ast binary was not found (looked next "
+                    "to the Python executable, on PATH and in rust-server/target). Build it with "
+                    "`cargo build --release` in rust-server/, or pass --rust-server CMD."
+                )
+            now = time.monotonic()
+            if self._ever_started or self._last_error is not None:
+                self._restarts = [t for t in self._restarts if now - t < self._restart_window]
+                if len(self._restarts) >= self._max_restarts:
+                    wait = self._restart_window - (now - self._restarts[0])
+                    raise RustServerUnavailable(
+                        f"Rust server unavailable: codeloci-ast failed {len(self._restarts)} "
+                        f"times in {self._restart_window:.0f}s (last error: {self._last_error}). "
+                        f"Retrying in {wait:.0f}s; run `codeloci doctor` to diagnose."
+                    )
+                delay = min(self._backoff_max, self._backoff_base * 2 ** len(self._restarts))
+                pause = self._last_failure + delay - now
+                if pause > 0:
+                    await anyio.sleep(pause)
+                self._restarts.append(time.monotonic())
+            assert self._tg is not None, "use RustBridge as an async context manager"
+            try:
+                conn: _Connection = await self._tg.start(self._serve)
+            except Exception as exc:
+                self._last_failure = time.monotonic()
+                self._last_error = _describe(exc)
+                raise RustServerUnavailable(
+                    f"Rust server unavailable: could not start {' '.join(self._command)}: "
+                    f"{self._last_error}"
+                ) from exc
+            self._conn = conn
+            self._ever_started = True
+            self.starts += 1
+            self._tools = conn.tools
+            self._server_info = conn.server_info
+            log.info(
+                "codeloci-ast started (%s), tools: %s",
+                conn.server_info.version if conn.server_info else "?",
+                ", ".join(t.name for t in conn.tools),
+            )
+            return conn
+
+    def _mark_dead(self, conn: _Connection, reason: str) -> None:
+        if not conn.dead:
+            conn.dead = True
+            self._last_failure = time.monotonic()
+            self._last_error = reason
+            log.warning("codeloci-ast died: %s", reason)
+        conn.stop.set()
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        progress_callback: ProgressFnT | None = None,
+    ) -> types.CallToolResult:
+        """Forward one call; the child's result (including ``isError`` results) is returned."""
+        conn = await self.ensure_started()
+        try:
+            return await conn.session.call_tool(
+                name, arguments, progress_callback=progress_callback
+            )
+        except MCPError as exc:
+            if exc.error.code == types.CONNECTION_CLOSED or conn.dead:
+                self._mark_dead(conn, f"exited during {name!r}")
+                raise RustServerDied(
+                    f"the Rust server (codeloci-ast) exited while running {name!r}; the call "
+                    "failed and the server will be restarted on the next call"
+                ) from exc
+            raise
+
+    async def restart_for_test(self) -> None:
+        """Stop the current child (tests and `doctor` use it); the next call starts another."""
+        if self._conn is not None:
+            self._mark_dead(self._conn, "stopped on request")

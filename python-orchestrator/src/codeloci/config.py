@@ -1,0 +1,176 @@
+"""Settings from command-line flags and environment variables.
+
+Precedence for every setting: explicit flag, then environment variable, then default.
+
+=====================  ==========================  =============================================
+setting                flag                        environment
+=====================  ==========================  =============================================
+data directory         ``--data-dir DIR``          ``CODELOCI_DATA_DIR`` (default
+                                                   ``$XDG_DATA_HOME/codeloci`` or
+                                                   ``~/.local/share/codeloci``)
+Qdrant server          —                           ``QDRANT_URL``, ``QDRANT_API_KEY``
+read-only              ``--read-only``             ``CODELOCI_READ_ONLY=1``
+Rust server command    ``--rust-server CMD``       ``CODELOCI_RUST_SERVER``
+project root           ``--project-root DIR``      ``CODELOCI_PROJECT_ROOT`` (default: git
+                                                   top level of the working dir, else the dir)
+session id             ``--session-id ID``         ``CODELOCI_SESSION_ID`` (default: random
+                                                   per server process)
+session TTL            ``--session-ttl SECONDS``   ``CODELOCI_SESSION_TTL`` (default 86400)
+=====================  ==========================  =============================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_SESSION_TTL_SECONDS",
+    "RUST_BINARY_NAME",
+    "Settings",
+    "default_data_dir",
+    "find_rust_server",
+    "project_id_for",
+    "resolve_project_root",
+]
+
+RUST_BINARY_NAME = "codeloci-ast"
+DEFAULT_SESSION_TTL_SECONDS = 24 * 3600
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def default_data_dir() -> Path:
+    """``CODELOCI_DATA_DIR``, else ``$XDG_DATA_HOME/codeloci``, else ``~/.local/share/codeloci``."""
+    explicit = os.environ.get("CODELOCI_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "codeloci"
+
+
+def _dev_checkout_binaries() -> list[Path]:
+    """``rust-server/target/{release,debug}/codeloci-ast`` of a source checkout, newest first."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "rust-server" / "Cargo.toml").is_file():
+            found = [
+                parent / "rust-server" / "target" / profile / RUST_BINARY_NAME
+                for profile in ("release", "debug")
+            ]
+            existing = [p for p in found if p.is_file() and os.access(p, os.X_OK)]
+            return sorted(existing, key=lambda p: p.stat().st_mtime, reverse=True)
+    return []
+
+
+def find_rust_server(explicit: str | None = None) -> list[str] | None:
+    """The command that starts ``codeloci-ast``, or ``None`` when it cannot be found.
+
+    Order: ``explicit`` (a shell-quoted command line), ``CODELOCI_RUST_SERVER``, the binary next
+    to ``sys.executable`` (same virtualenv), ``PATH``, then a dev checkout's
+    ``rust-server/target/{release,debug}`` (the more recently built one first).
+    """
+    command = explicit or os.environ.get("CODELOCI_RUST_SERVER")
+    if command:
+        return shlex.split(command)
+    beside = Path(sys.executable).parent / RUST_BINARY_NAME
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    on_path = shutil.which(RUST_BINARY_NAME)
+    if on_path:
+        return [on_path]
+    dev = _dev_checkout_binaries()
+    if dev:
+        return [str(dev[0])]
+    return None
+
+
+def resolve_project_root(explicit: str | Path | None = None, cwd: Path | None = None) -> Path:
+    """The repository root: ``explicit``, else the git top level of ``cwd``, else ``cwd``."""
+    if explicit is not None:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get("CODELOCI_PROJECT_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    start = (cwd or Path.cwd()).resolve()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return start
+    top = out.stdout.strip()
+    return Path(top).resolve() if out.returncode == 0 and top else start
+
+
+def project_id_for(root: Path) -> str:
+    """A stable id for a repository root: ``p-`` + 16 hex digits of sha256(canonical path)."""
+    digest = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()
+    return f"p-{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to start; build with :meth:`from_sources`."""
+
+    data_dir: Path
+    project_root: Path
+    rust_server: list[str] | None
+    read_only: bool = False
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = field(default=None, repr=False)
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
+
+    @property
+    def project_id(self) -> str:
+        return project_id_for(self.project_root)
+
+    @property
+    def store_backend(self) -> str:
+        return "server" if self.qdrant_url else "embedded"
+
+    @classmethod
+    def from_sources(
+        cls,
+        *,
+        data_dir: str | Path | None = None,
+        project_root: str | Path | None = None,
+        rust_server: str | None = None,
+        read_only: bool = False,
+        session_id: str | None = None,
+        session_ttl_seconds: int | None = None,
+    ) -> Settings:
+        """Merge flags (arguments here) over environment variables over defaults."""
+        ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
+        ttl = session_ttl_seconds
+        if ttl is None and ttl_env:
+            ttl = int(ttl_env)
+        if ttl is not None and ttl <= 0:
+            raise ValueError("session TTL must be a positive number of seconds")
+        return cls(
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+            project_root=resolve_project_root(project_root),
+            rust_server=find_rust_server(rust_server),
+            read_only=read_only or _env_flag("CODELOCI_READ_ONLY"),
+            qdrant_url=os.environ.get("QDRANT_URL") or None,
+            qdrant_api_key=os.environ.get("QDRANT_API_KEY") or None,
+            session_id=session_id or os.environ.get("CODELOCI_SESSION_ID") or str(uuid.uuid4()),
+            session_ttl_seconds=ttl or DEFAULT_SESSION_TTL_SECONDS,
+        )

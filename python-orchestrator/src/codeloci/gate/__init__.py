@@ -1,0 +1,27 @@
+"""Retrieval gating: skip retrieval that will not help.
+
+``Gate.decide(query, current_file=..., recent_tools=..., force=...)`` returns a
+:class:`GateDecision` ``{retrieve, score, threshold, reason}`` in well under a millisecond, with
+no network and no numpy at inference time.  A query that names a symbol, path or identifier in
+the project's :class:`SymbolVocabulary` is never gated out.
+
+Commands: ``python -m codeloci.gate.dataset`` (regenerate the dataset),
+``python -m codeloci.gate.train`` (rebuild ``data/gate_model.json``, deterministic),
+``python -m codeloci.gate.evaluate [--json PATH]`` (metrics and latency).
+"""
+
+from codeloci.gate.core import ENV_ENABLED, ENV_THRESHOLD, Gate, GateDecision, GateStats
+from codeloci.gate.model import LogisticModel, RuleModel, load_model
+from codeloci.gate.vocabulary import SymbolVocabulary
+
+__all__ = [
+    "ENV_ENABLED",
+    "ENV_THRESHOLD",
+    "Gate",
+    "GateDecision",
+    "GateStats",
+    "LogisticModel",
+    "RuleModel",
+    "SymbolVocabulary",
+    "load_model",
+]

@@ -1,0 +1,367 @@
+"""The memory service: store, find, update, delete and list memories by context level.
+
+Scopes, enforced on every read and write by a mandatory store filter:
+
+* ``USER_PREFERENCE`` — global: visible from every project, no project or session.
+* ``PROJECT_CONTEXT`` — bound to the project id (a hash of the repository root), so two
+  repositories never see each other's memories.
+* ``SESSION_STATE`` — bound to the project and a session id (default: this server process's),
+  with an expiry (default: the session TTL). Expired memories never match (the filter requires
+  ``expires_at_ts > now``) and are purged at start-up and on every write.
+
+Results are trimmed to a token budget: each result costs ``estimate_tokens(content)`` plus
+:data:`RESULT_OVERHEAD_TOKENS` for its metadata; results that do not fit are dropped (counted
+in ``omitted``), except that a first result larger than the whole budget is cut to fit and
+marked ``content_truncated``. The service is synchronous; the server runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from codeloci.embedder import Embedder
+from codeloci.models import (
+    CHARS_PER_TOKEN,
+    CONTEXT_LEVELS,
+    ContextLevel,
+    DeleteFilter,
+    DeleteResult,
+    FindResult,
+    ListResult,
+    MemoryDeleteInput,
+    MemoryFilter,
+    MemoryFindInput,
+    MemoryHit,
+    MemoryListInput,
+    MemoryStoreInput,
+    MemoryUpdateInput,
+    RetrieveInput,
+    RetrieveSessionInput,
+    Source,
+    StoreResult,
+    estimate_tokens,
+)
+from codeloci.store import (
+    CollectionSpec,
+    Cond,
+    Filter,
+    Hit,
+    Match,
+    MatchAny,
+    MemoryStore,
+    PointIn,
+    Range,
+)
+
+__all__ = [
+    "MEMORY_COLLECTION",
+    "RESULT_OVERHEAD_TOKENS",
+    "MemoryError",
+    "MemoryService",
+    "memory_collection_spec",
+]
+
+log = logging.getLogger(__name__)
+
+MEMORY_COLLECTION = "memory"
+#: Tokens charged per result for its id, level, kind, tags, source and timestamps.
+RESULT_OVERHEAD_TOKENS = 40
+#: Most memories fetched to sort by recency when a retrieve_* call has no query.
+RECENT_SCAN_LIMIT = 2000
+#: Most memories a single delete-by-filter may remove.
+MAX_DELETE = 10_000
+
+KEYWORD_FIELDS = ("context_level", "project", "kind", "path", "session_id", "tags")
+FLOAT_FIELDS = ("expires_at_ts", "updated_at_ts")
+
+
+class MemoryError(ValueError):
+    """A request the service refuses; the message is shown to the caller."""
+
+
+def memory_collection_spec(embedder: Embedder) -> CollectionSpec:
+    return CollectionSpec(
+        name=MEMORY_COLLECTION,
+        embedder=embedder.name,
+        dim=embedder.dim,
+        keyword_fields=KEYWORD_FIELDS,
+        float_fields=FLOAT_FIELDS,
+        sparse=True,
+    )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
+    p = hit.payload
+    return MemoryHit(
+        id=hit.id,
+        content=p["content"],
+        level=p["context_level"],
+        kind=p["kind"],
+        score=round(hit.score, 6) if ranked else None,
+        tags=list(p.get("tags") or []),
+        source=Source.model_validate(p["source"]) if p.get("source") else None,
+        session_id=p.get("session_id"),
+        created_at=p["created_at"],
+        updated_at=p["updated_at"],
+        expires_at=p.get("expires_at"),
+    )
+
+
+def apply_budget(hits: list[MemoryHit], budget: int) -> tuple[list[MemoryHit], int, int]:
+    """Keep hits in rank order while they fit ``budget``; returns (kept, tokens used, omitted)."""
+    kept: list[MemoryHit] = []
+    used = 0
+    for hit in hits:
+        cost = estimate_tokens(hit.content) + RESULT_OVERHEAD_TOKENS
+        if used + cost <= budget:
+            kept.append(hit)
+            used += cost
+        elif not kept and budget > RESULT_OVERHEAD_TOKENS:
+            chars = (budget - RESULT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
+            cut = hit.model_copy(update={"content": hit.content[:chars], "content_truncated": True})
+            kept.append(cut)
+            used += estimate_tokens(cut.content) + RESULT_OVERHEAD_TOKENS
+    return kept, used, len(hits) - len(kept)
+
+
+class MemoryService:
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        *,
+        project_id: str,
+        session_id: str,
+        session_ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.project_id = project_id
+        self.session_id = session_id
+        self.session_ttl_seconds = session_ttl_seconds
+        self._clock = clock
+
+    @property
+    def read_only(self) -> bool:
+        return self.store.read_only
+
+    # ------------------------------------------------------------------ scopes
+
+    def _scope(self, level: ContextLevel, session_id: str | None, now: float) -> Filter:
+        conds: list[Cond] = [Match("context_level", level)]
+        if level in ("PROJECT_CONTEXT", "SESSION_STATE"):
+            conds.append(Match("project", self.project_id))
+        if level == "SESSION_STATE":
+            conds.append(Match("session_id", session_id or self.session_id))
+            conds.append(Range("expires_at_ts", gt=now))
+        return Filter(must=tuple(conds))
+
+    def _filter(
+        self,
+        levels: Sequence[ContextLevel] | None,
+        filters: MemoryFilter | None,
+        session_id: str | None,
+        now: float,
+    ) -> Filter:
+        scopes = [self._scope(level, session_id, now) for level in (levels or CONTEXT_LEVELS)]
+        must: list[Cond] = [scopes[0] if len(scopes) == 1 else Filter(should=tuple(scopes))]
+        if filters is not None:
+            if filters.kinds:
+                must.append(MatchAny("kind", tuple(filters.kinds)))
+            if filters.tags:
+                must.append(MatchAny("tags", tuple(filters.tags)))
+            if filters.path:
+                must.append(Match("path", filters.path))
+        return Filter(must=tuple(must))
+
+    def _visible(self, hit: Hit, now: float) -> bool:
+        p = hit.payload
+        level = p.get("context_level")
+        if level == "USER_PREFERENCE":
+            return True
+        if p.get("project") != self.project_id:
+            return False
+        if level == "SESSION_STATE":
+            return float(p.get("expires_at_ts") or 0) > now
+        return level == "PROJECT_CONTEXT"
+
+    # ------------------------------------------------------------------ writes
+
+    def purge_expired(self) -> None:
+        """Delete expired SESSION_STATE memories (of every project)."""
+        if self.read_only:
+            return
+        now = self._clock()
+        self.store.delete_where(
+            Filter(must=(Match("context_level", "SESSION_STATE"), Range("expires_at_ts", lte=now)))
+        )
+
+    def _vector(self, text: str) -> Any:
+        return self.embedder.embed([text])[0]
+
+    def store_memory(self, inp: MemoryStoreInput) -> StoreResult:
+        self.purge_expired()
+        now = self._clock()
+        level = inp.level
+        payload: dict[str, Any] = {
+            "content": inp.content,
+            "context_level": level,
+            "kind": inp.kind,
+            "project": None if level == "USER_PREFERENCE" else self.project_id,
+            "session_id": None,
+            "tags": list(inp.tags),
+            "source": inp.source.model_dump(exclude_none=True) if inp.source else None,
+            "path": inp.source.path if inp.source else None,
+            "created_at": _iso(now),
+            "updated_at": _iso(now),
+            "created_at_ts": now,
+            "updated_at_ts": now,
+            "expires_at": None,
+            "expires_at_ts": None,
+        }
+        if level == "SESSION_STATE":
+            expires = now + (inp.ttl_seconds or self.session_ttl_seconds)
+            payload["session_id"] = inp.session_id or self.session_id
+            payload["expires_at"] = _iso(expires)
+            payload["expires_at_ts"] = expires
+        memory_id = str(uuid.uuid4())
+        self.store.upsert([PointIn(memory_id, self._vector(inp.content), payload)])
+        return self._store_result(memory_id, payload)
+
+    @staticmethod
+    def _store_result(memory_id: str, payload: dict[str, Any]) -> StoreResult:
+        return StoreResult(
+            id=memory_id,
+            level=payload["context_level"],
+            kind=payload["kind"],
+            project=payload.get("project"),
+            session_id=payload.get("session_id"),
+            created_at=payload["created_at"],
+            updated_at=payload["updated_at"],
+            expires_at=payload.get("expires_at"),
+        )
+
+    def update_memory(self, inp: MemoryUpdateInput) -> StoreResult:
+        self.purge_expired()
+        now = self._clock()
+        found = self.store.get([inp.id])
+        if not found or not self._visible(found[0], now):
+            raise MemoryError(f"no memory with id {inp.id} is visible from this project")
+        hit = found[0]
+        payload = dict(hit.payload)
+        if inp.ttl_seconds is not None and payload["context_level"] != "SESSION_STATE":
+            raise MemoryError("ttl_seconds: only SESSION_STATE memories expire")
+        fields = inp.model_fields_set
+        if "content" in fields and inp.content is not None:
+            payload["content"] = inp.content
+        if "kind" in fields and inp.kind is not None:
+            payload["kind"] = inp.kind
+        if "tags" in fields and inp.tags is not None:
+            payload["tags"] = list(inp.tags)
+        if "source" in fields:
+            payload["source"] = inp.source.model_dump(exclude_none=True) if inp.source else None
+            payload["path"] = inp.source.path if inp.source else None
+        if inp.ttl_seconds is not None:
+            payload["expires_at_ts"] = now + inp.ttl_seconds
+            payload["expires_at"] = _iso(now + inp.ttl_seconds)
+        payload["updated_at"] = _iso(now)
+        payload["updated_at_ts"] = now
+        self.store.upsert([PointIn(hit.id, self._vector(payload["content"]), payload)])
+        return self._store_result(hit.id, payload)
+
+    def delete_memories(self, inp: MemoryDeleteInput) -> DeleteResult:
+        self.purge_expired()
+        now = self._clock()
+        if inp.ids is not None:
+            ids = [h.id for h in self.store.get(inp.ids) if self._visible(h, now)]
+        else:
+            assert inp.filter is not None
+            ids = self._ids_matching(inp.filter, now)
+        if len(ids) != inp.confirm:
+            raise MemoryError(
+                f"confirm: {len(ids)} memories match but confirm is {inp.confirm}; nothing was "
+                f"deleted. Call again with confirm={len(ids)} to delete them."
+            )
+        self.store.delete_ids(ids)
+        return DeleteResult(deleted=len(ids), ids=ids)
+
+    def _ids_matching(self, flt: DeleteFilter, now: float) -> list[str]:
+        store_filter = self._filter(flt.levels, flt, flt.session_id, now)
+        ids: list[str] = []
+        offset: str | None = None
+        while True:
+            page, offset = self.store.scroll(flt=store_filter, limit=256, offset=offset)
+            ids.extend(h.id for h in page)
+            if len(ids) > MAX_DELETE:
+                raise MemoryError(f"filter: more than {MAX_DELETE} memories match; narrow it")
+            if offset is None:
+                return ids
+
+    # ------------------------------------------------------------------ reads
+
+    def find(self, inp: MemoryFindInput) -> FindResult:
+        return self._search(inp.query, inp.levels, inp, inp.session_id)
+
+    def retrieve(
+        self, level: ContextLevel, inp: RetrieveInput | RetrieveSessionInput
+    ) -> FindResult:
+        """Search or list one level; ``level`` comes from the tool, never from the arguments."""
+        session_id = inp.session_id if isinstance(inp, RetrieveSessionInput) else None
+        if inp.query is not None:
+            return self._search(inp.query, [level], inp, session_id)
+        now = self._clock()
+        flt = self._filter([level], inp.filters, session_id, now)
+        hits: list[Hit] = []
+        offset: str | None = None
+        while len(hits) < RECENT_SCAN_LIMIT:
+            page, offset = self.store.scroll(flt=flt, limit=256, offset=offset)
+            hits.extend(page)
+            if offset is None:
+                break
+        hits.sort(key=lambda h: float(h.payload.get("updated_at_ts") or 0), reverse=True)
+        models = [_hit_model(h, ranked=False) for h in hits[: inp.k]]
+        kept, used, omitted = apply_budget(models, inp.token_budget)
+        return FindResult(
+            results=kept, tokens_used=used, token_budget=inp.token_budget, omitted=omitted
+        )
+
+    def _search(
+        self,
+        query: str,
+        levels: Sequence[ContextLevel] | None,
+        inp: MemoryFindInput | RetrieveInput,
+        session_id: str | None,
+    ) -> FindResult:
+        now = self._clock()
+        flt = self._filter(levels, inp.filters, session_id, now)
+        hits = self.store.search(self._vector(query), limit=inp.k, flt=flt, exact=True)
+        models = [_hit_model(h, ranked=True) for h in hits]
+        kept, used, omitted = apply_budget(models, inp.token_budget)
+        return FindResult(
+            results=kept, tokens_used=used, token_budget=inp.token_budget, omitted=omitted
+        )
+
+    def list_memories(self, inp: MemoryListInput) -> ListResult:
+        now = self._clock()
+        if inp.cursor is not None:
+            try:
+                cursor = str(uuid.UUID(inp.cursor))
+            except ValueError:
+                raise MemoryError("cursor: not a cursor returned by memory_list") from None
+        else:
+            cursor = None
+        flt = self._filter(inp.levels, inp.filters, inp.session_id, now)
+        page, next_offset = self.store.scroll(flt=flt, limit=inp.limit, offset=cursor)
+        return ListResult(
+            results=[_hit_model(h, ranked=False) for h in page], next_cursor=next_offset
+        )

@@ -1,0 +1,269 @@
+"""The embedded backend: Qdrant's engine in-process via ``qdrant-edge-py`` (pre-1.0).
+
+Layout of one collection under the data directory::
+
+    <data_dir>/<collection>/codeloci.lock     exclusive lock naming the holder's pid
+    <data_dir>/<collection>/collection.json   embedder name and dimension
+    <data_dir>/<collection>/shard/            the EdgeShard (segments + WAL)
+
+Read-only: every write method raises :class:`ReadOnlyStoreError` before touching the engine;
+a missing collection is served from an empty shard in a temporary directory, so the data
+directory is never created or written. Writes are durable once the call returns (the shard's
+write-ahead log); segments are flushed on :meth:`EmbeddedStore.close`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import qdrant_edge as qe
+
+from codeloci.store.base import (
+    DENSE_VECTOR,
+    SPARSE_VECTOR,
+    CollectionSpec,
+    Cond,
+    Filter,
+    HasId,
+    Hit,
+    IsNull,
+    Match,
+    MatchAny,
+    MemoryStore,
+    PointIn,
+    Range,
+    SparseVec,
+    StoreError,
+    as_list,
+)
+from codeloci.store.lock import DirLock
+
+__all__ = ["EmbeddedStore"]
+
+log = logging.getLogger(__name__)
+
+#: HNSW beam width for unfiltered queries (filtered ones run exact).
+HNSW_EF = 256
+
+
+def _cond(c: Cond) -> Any:
+    if isinstance(c, Match):
+        return qe.FieldCondition(c.key, match=qe.MatchValue(c.value))
+    if isinstance(c, MatchAny):
+        return qe.FieldCondition(c.key, match=qe.MatchAny(list(c.values)))
+    if isinstance(c, Range):
+        return qe.FieldCondition(c.key, range=qe.RangeFloat(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
+    if isinstance(c, IsNull):
+        return qe.Filter(should=[qe.IsNullCondition(c.key), qe.IsEmptyCondition(c.key)])
+    if isinstance(c, HasId):
+        return qe.HasIdCondition({uuid.UUID(i) for i in c.ids})
+    return _filter(c)
+
+
+def _filter(f: Filter | None) -> Any:
+    if f is None:
+        return None
+    return qe.Filter(
+        must=[_cond(c) for c in f.must] or None,
+        should=[_cond(c) for c in f.should] or None,
+        must_not=[_cond(c) for c in f.must_not] or None,
+    )
+
+
+def _hit(point: Any) -> Hit:
+    return Hit(
+        id=str(point.id),
+        payload=dict(point.payload or {}),
+        score=float(getattr(point, "score", 0.0)),
+    )
+
+
+class EmbeddedStore(MemoryStore):
+    def __init__(self, data_dir: Path, spec: CollectionSpec, *, read_only: bool = False) -> None:
+        super().__init__(spec, read_only=read_only)
+        self.root = data_dir / spec.name
+        self._tmp: Path | None = None
+        self._lock: DirLock | None = None
+        self._shard: Any = None
+        meta_path = self.root / "collection.json"
+        shard_path = self.root / "shard"
+        exists = meta_path.is_file() and shard_path.is_dir()
+        if read_only and not exists:
+            self._tmp = Path(tempfile.mkdtemp(prefix="codeloci-ro-"))
+            shard_path = self._tmp / "shard"
+            log.info("%s does not exist yet; serving an empty read-only store", self.root)
+        else:
+            self._lock = DirLock(self.root)
+            self._lock.acquire()
+        try:
+            if exists:
+                spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
+                self._shard = qe.EdgeShard.load(str(shard_path))
+            else:
+                self._shard = qe.EdgeShard.create(str(shard_path), self._config())
+                self._create_indexes()
+                if self._tmp is None:
+                    meta_path.write_text(json.dumps(spec.metadata()))
+        except StoreError:
+            self._release()
+            raise
+        except Exception as exc:
+            self._release()
+            raise StoreError(f"cannot open the store at {self.root}: {exc}") from exc
+
+    def _config(self) -> Any:
+        sparse = (
+            {SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+            if self.spec.sparse
+            else None
+        )
+        return qe.EdgeConfig(
+            vectors={DENSE_VECTOR: qe.EdgeVectorParams(self.spec.dim, qe.Distance.Cosine)},
+            sparse_vectors=sparse,
+        )
+
+    def _create_indexes(self) -> None:
+        for name in self.spec.keyword_fields:
+            self._shard.update(
+                qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
+            )
+        for name in self.spec.float_fields:
+            self._shard.update(
+                qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Float)
+            )
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @property
+    def description(self) -> str:
+        return f"embedded Qdrant (qdrant-edge) at {self.root}"
+
+    def _run(self, op: Any) -> None:
+        try:
+            self._shard.update(op)
+        except Exception as exc:
+            raise StoreError(f"store update failed: {exc}") from exc
+
+    def upsert(self, points: Sequence[PointIn]) -> None:
+        self._writable("store points")
+        if not points:
+            return
+        built = []
+        for p in points:
+            vector: dict[str, Any] = {DENSE_VECTOR: as_list(p.vector)}
+            if p.sparse is not None:
+                vector[SPARSE_VECTOR] = qe.SparseVector(p.sparse.indices, p.sparse.values)
+            built.append(qe.Point(p.id, vector, p.payload))
+        self._run(qe.UpdateOperation.upsert_points(built))
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        self._writable("delete points")
+        if ids:
+            self._run(qe.UpdateOperation.delete_points([uuid.UUID(i) for i in ids]))
+
+    def delete_where(self, flt: Filter) -> None:
+        self._writable("delete points")
+        self._run(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
+
+    def _params(self, flt: Filter | None, exact: bool | None) -> Any:
+        if exact is None:
+            exact = flt is not None
+        return qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=HNSW_EF)
+
+    def search(
+        self,
+        vector: npt.NDArray[np.float32] | list[float],
+        *,
+        limit: int,
+        flt: Filter | None = None,
+        exact: bool | None = None,
+    ) -> list[Hit]:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(as_list(vector), using=DENSE_VECTOR),
+            filter=_filter(flt),
+            with_payload=True,
+            params=self._params(flt, exact),
+        )
+        return [_hit(p) for p in self._shard.query(request)]
+
+    def search_hybrid(
+        self,
+        vector: npt.NDArray[np.float32] | list[float],
+        sparse: SparseVec,
+        *,
+        limit: int,
+        flt: Filter | None = None,
+        prefetch: int = 50,
+    ) -> list[Hit]:
+        if not self.spec.sparse:
+            raise StoreError(f"collection {self.spec.name!r} has no sparse vectors")
+        qfilter = _filter(flt)
+        params = self._params(flt, None)
+        request = qe.QueryRequest(
+            limit=limit,
+            prefetches=[
+                qe.Prefetch(
+                    limit=prefetch,
+                    query=qe.Query.Nearest(as_list(vector), using=DENSE_VECTOR),
+                    filter=qfilter,
+                    params=params,
+                ),
+                qe.Prefetch(
+                    limit=prefetch,
+                    query=qe.Query.Nearest(
+                        qe.SparseVector(sparse.indices, sparse.values), using=SPARSE_VECTOR
+                    ),
+                    filter=qfilter,
+                ),
+            ],
+            query=qe.Fusion.Rrf(k=60),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
+            with_payload=True,
+        )
+        return [_hit(p) for p in self._shard.query(request)]
+
+    def scroll(
+        self, *, flt: Filter | None, limit: int, offset: str | None = None
+    ) -> tuple[list[Hit], str | None]:
+        request = qe.ScrollRequest(
+            offset=uuid.UUID(offset) if offset else None,
+            limit=limit,
+            filter=_filter(flt),
+            with_payload=True,
+        )
+        records, next_offset = self._shard.scroll(request)
+        return [_hit(r) for r in records], (str(next_offset) if next_offset is not None else None)
+
+    def count(self, flt: Filter | None = None) -> int:
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(flt))))
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        if not ids:
+            return []
+        records = self._shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True)
+        by_id = {str(r.id): _hit(r) for r in records}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def close(self) -> None:
+        shard = getattr(self, "_shard", None)
+        if shard is not None:
+            if not self.read_only:
+                shard.flush()
+            shard.close()
+            self._shard = None
+        self._release()

@@ -1,0 +1,120 @@
+"""Tool registration: a :class:`ToolSpec` per tool, collected in a :class:`ToolRegistry`.
+
+A module adds a tool with one line::
+
+    registry.add(ToolSpec("code_search", "Search indexed code …", CodeSearchInput,
+                          CodeSearchResult, code_search_handler))
+
+The server validates arguments with ``input_model`` (violations become tool errors naming the
+field), hides ``writes=True`` tools in read-only mode and refuses calls to them, publishes
+``output_model``'s schema as the tool's ``outputSchema`` and returns the handler's model as
+``structuredContent`` (plus the same JSON as a text block).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+
+    from codeloci.app import AppContext
+
+__all__ = [
+    "ToolError",
+    "ToolHandler",
+    "ToolRegistry",
+    "ToolSpec",
+    "error_result",
+    "format_validation_error",
+    "model_result",
+]
+
+
+class ToolError(Exception):
+    """Raised by a handler to return ``isError: true`` with this message."""
+
+
+ToolHandler = Callable[["AppContext", Any, "ServerRequestContext[Any, Any]"], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel] | None
+    handler: ToolHandler
+    writes: bool = False
+    title: str | None = None
+    extra_annotations: dict[str, Any] = field(default_factory=dict)
+
+    def to_tool(self) -> types.Tool:
+        annotations = types.ToolAnnotations(
+            title=self.title,
+            read_only_hint=not self.writes,
+            destructive_hint=self.writes and self.name.endswith("delete"),
+            idempotent_hint=not self.writes,
+            open_world_hint=False,
+            **self.extra_annotations,
+        )
+        return types.Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.input_model.model_json_schema(),
+            output_schema=self.output_model.model_json_schema() if self.output_model else None,
+            annotations=annotations,
+        )
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, ToolSpec] = {}
+
+    def add(self, spec: ToolSpec) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"tool {spec.name!r} is registered twice")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._specs.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[ToolSpec]:
+        return iter(self._specs.values())
+
+    def listed(self, *, read_only: bool) -> list[types.Tool]:
+        return [s.to_tool() for s in self._specs.values() if not (read_only and s.writes)]
+
+
+def format_validation_error(tool: str, err: ValidationError) -> str:
+    """``invalid arguments for TOOL: field.path: message; …`` (input values are not echoed)."""
+    parts = []
+    for e in err.errors(include_url=False, include_input=False):
+        loc = ".".join(str(x) for x in e["loc"]) or "arguments"
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return f"invalid arguments for {tool}: " + "; ".join(parts)
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=message)], is_error=True
+    )
+
+
+def model_result(model: BaseModel) -> types.CallToolResult:
+    data = model.model_dump(mode="json")
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
+        structured_content=data,
+    )

@@ -1,0 +1,131 @@
+//! The `codeloci-ast` binary: MCP over stdio (default) or streamable HTTP, or `schema` to print
+//! the published JSON Schemas.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use codeloci_ast::limits::MAX_MESSAGE_BYTES;
+use codeloci_ast::paths::Roots;
+use codeloci_ast::server::{shared_type_schemas, AstServer};
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_server::{
+    session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
+};
+use rmcp::ServiceExt;
+
+/// Scan, parse and chunk repositories with tree-sitter, as an MCP server.
+#[derive(Debug, Parser)]
+#[command(name = "codeloci-ast", version, about)]
+struct Cli {
+    /// A directory every tool is confined to (repeatable; default: the working directory).
+    #[arg(long = "root", value_name = "DIR", global = true)]
+    roots: Vec<PathBuf>,
+    /// Serve streamable HTTP at this address (e.g. 127.0.0.1:8765) instead of stdio; the
+    /// endpoint is /mcp.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the JSON Schemas of every tool input and output and of the shared types.
+    Schema {
+        /// Write one file per schema into this directory instead of printing.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CODELOCI_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let roots = if cli.roots.is_empty() {
+        vec![std::env::current_dir().context("reading the working directory")?]
+    } else {
+        cli.roots.clone()
+    };
+    let roots = Roots::new(&roots).context("checking --root")?;
+    let server = AstServer::new(roots);
+    if let Some(Command::Schema { write }) = cli.command {
+        return print_schemas(&server, write);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.http {
+            Some(addr) => serve_http(server, addr).await,
+            None => serve_stdio(server).await,
+        }
+    })
+}
+
+async fn serve_stdio(server: AstServer) -> anyhow::Result<()> {
+    let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
+        .with_max_line_length(MAX_MESSAGE_BYTES);
+    let service = server.serve(transport).await.context("MCP initialisation over stdio")?;
+    service.waiting().await?;
+    Ok(())
+}
+
+async fn serve_http(server: AstServer, addr: SocketAddr) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!("serving on {addr}, which is not a loopback address: anyone who can reach it can read the roots");
+    }
+    let ct = tokio_util::sync::CancellationToken::new();
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default().with_cancellation_token(ct.child_token()),
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    eprintln!("codeloci-ast listening on http://{local}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            ct.cancel();
+        })
+        .await?;
+    Ok(())
+}
+
+fn print_schemas(server: &AstServer, write: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut files: Vec<(String, serde_json::Value)> = Vec::new();
+    for tool in server.tools() {
+        files.push((format!("{}.input", tool.name), serde_json::Value::Object(tool.input_schema.as_ref().clone())));
+        if let Some(out) = &tool.output_schema {
+            files.push((format!("{}.output", tool.name), serde_json::Value::Object(out.as_ref().clone())));
+        }
+    }
+    for (name, schema) in shared_type_schemas() {
+        files.push((name.to_string(), schema));
+    }
+    match write {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            for (name, schema) in files {
+                let path = dir.join(format!("{name}.schema.json"));
+                std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&schema)?))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        None => {
+            let all: serde_json::Map<String, serde_json::Value> = files.into_iter().collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,470 @@
+//! The outline of a file: definitions as a tree, imports and syntax-error ranges, in the spirit
+//! of ast-grep's small serializable symbol model. [`analyze`] is the one tree-sitter pass that
+//! both `parse` and `chunk` build on.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tree_sitter::{Node, Parser};
+
+use crate::error::{Error, Result};
+use crate::language::Language;
+use crate::limits::{
+    MAX_DOCSTRING_CHARS, MAX_ERROR_RANGES, MAX_SIGNATURE_CHARS, MAX_SYMBOL_DEPTH, PARSE_TIMEOUT_MS,
+};
+use crate::rules;
+use crate::text::LineIndex;
+
+/// What a definition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SymbolKind {
+    /// A free function.
+    Function,
+    /// A function defined inside a class, struct, impl, trait or interface.
+    Method,
+    /// A class.
+    Class,
+    /// A struct or union.
+    Struct,
+    /// An enum.
+    Enum,
+    /// An interface.
+    Interface,
+    /// A Rust trait.
+    Trait,
+    /// A Rust `impl` block.
+    Impl,
+    /// A module or namespace.
+    Module,
+    /// A macro definition.
+    Macro,
+    /// A named type (Go `type X …` other than struct/interface).
+    Type,
+    /// A Markdown section (a heading and what follows it).
+    Section,
+}
+
+impl SymbolKind {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SymbolKind::Function => "function",
+            SymbolKind::Method => "method",
+            SymbolKind::Class => "class",
+            SymbolKind::Struct => "struct",
+            SymbolKind::Enum => "enum",
+            SymbolKind::Interface => "interface",
+            SymbolKind::Trait => "trait",
+            SymbolKind::Impl => "impl",
+            SymbolKind::Module => "module",
+            SymbolKind::Macro => "macro",
+            SymbolKind::Type => "type",
+            SymbolKind::Section => "section",
+        }
+    }
+
+    fn holds_methods(self) -> bool {
+        matches!(
+            self,
+            SymbolKind::Class
+                | SymbolKind::Struct
+                | SymbolKind::Impl
+                | SymbolKind::Trait
+                | SymbolKind::Interface
+                | SymbolKind::Enum
+        )
+    }
+}
+
+/// One definition in an outline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Symbol {
+    /// What it is.
+    pub kind: SymbolKind,
+    /// Its own name, e.g. `run`.
+    pub name: String,
+    /// Its name qualified by its enclosing definitions, e.g. `Server.run`.
+    pub qualified_name: String,
+    /// The declaration line(s) up to the body, whitespace collapsed.
+    pub signature: String,
+    /// Its docstring or leading doc comment, markers stripped.
+    pub docstring: Option<String>,
+    /// First line, 1-based, including leading doc comments, attributes and decorators.
+    pub start_line: usize,
+    /// Last line, 1-based, inclusive.
+    pub end_line: usize,
+    /// First byte, 0-based.
+    pub start_byte: usize,
+    /// One past the last byte.
+    pub end_byte: usize,
+    /// Nested definitions.
+    pub children: Vec<Symbol>,
+}
+
+/// One import statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Import {
+    /// The statement's text, whitespace collapsed.
+    pub text: String,
+    /// First line, 1-based.
+    pub start_line: usize,
+    /// Last line, 1-based, inclusive.
+    pub end_line: usize,
+}
+
+/// A range the grammar could not parse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SyntaxErrorRange {
+    /// First line, 1-based.
+    pub start_line: usize,
+    /// Last line, 1-based, inclusive.
+    pub end_line: usize,
+    /// First byte.
+    pub start_byte: usize,
+    /// One past the last byte.
+    pub end_byte: usize,
+    /// `error` (unparsable text) or `missing` (a token the parser inserted).
+    pub kind: String,
+}
+
+/// The outline of one file: the result of the `parse` tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Outline {
+    /// The path relative to its root, or null when content was given inline.
+    pub path: Option<String>,
+    /// The language parsed.
+    pub language: Language,
+    /// Top-level definitions, each with its nested ones.
+    pub definitions: Vec<Symbol>,
+    /// Top-level import statements.
+    pub imports: Vec<Import>,
+    /// Ranges with syntax errors (at most `MAX_ERROR_RANGES`); everything else is still outlined.
+    pub errors: Vec<SyntaxErrorRange>,
+}
+
+/// A definition in document order, with its parent as an index: the form the chunker walks.
+#[derive(Debug, Clone)]
+pub struct FlatSymbol {
+    /// What it is.
+    pub kind: SymbolKind,
+    /// Its own name.
+    pub name: String,
+    /// Qualified name.
+    pub qualified_name: String,
+    /// Signature.
+    pub signature: String,
+    /// Docstring.
+    pub docstring: Option<String>,
+    /// First byte including doc comments and wrappers.
+    pub start_byte: usize,
+    /// One past the last byte.
+    pub end_byte: usize,
+    /// Index of the enclosing definition in the flat list.
+    pub parent: Option<usize>,
+    /// Indices of nested definitions, in order.
+    pub children: Vec<usize>,
+}
+
+/// Everything one tree-sitter pass learns about a file.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// Definitions in document order.
+    pub symbols: Vec<FlatSymbol>,
+    /// Top-level imports.
+    pub imports: Vec<Import>,
+    /// Syntax-error ranges.
+    pub errors: Vec<SyntaxErrorRange>,
+    /// Call sites: (byte offset, called name), in document order.
+    pub calls: Vec<(usize, String)>,
+}
+
+impl Analysis {
+    /// Indices of the top-level definitions.
+    pub fn roots(&self) -> Vec<usize> {
+        (0..self.symbols.len())
+            .filter(|&i| self.symbols[i].parent.is_none())
+            .collect()
+    }
+}
+
+const BOM: &str = "\u{feff}";
+
+/// Parses `text` as `lang` and extracts definitions, imports, errors and calls. A leading BOM is
+/// skipped for parsing; all byte offsets refer to `text` as given.
+pub fn analyze(lang: Language, text: &str, path: &str, cancel: Option<&AtomicBool>) -> Result<Analysis> {
+    let Some(grammar) = lang.grammar() else {
+        return Ok(Analysis::default());
+    };
+    let offset = if text.starts_with(BOM) { BOM.len() } else { 0 };
+    let body = &text.as_bytes()[offset..];
+    let mut parser = Parser::new();
+    parser
+        .set_language(&grammar)
+        .map_err(|e| Error::UnknownLanguage(format!("{lang}: {e}")))?;
+    let started = Instant::now();
+    let limit = Duration::from_millis(PARSE_TIMEOUT_MS);
+    let mut progress = |_: &tree_sitter::ParseState| {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || started.elapsed() > limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+    let tree = parser.parse_with_options(&mut |i, _| body.get(i..).unwrap_or(&[]), None, Some(options));
+    let Some(tree) = tree else {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
+        return Err(Error::ParseTimeout {
+            path: path.to_string(),
+            limit_ms: PARSE_TIMEOUT_MS,
+        });
+    };
+    let lines = LineIndex::new(text);
+    Ok(Extractor { lang, source: body, offset, lines: &lines }.run(tree.root_node()))
+}
+
+struct Extractor<'a> {
+    lang: Language,
+    source: &'a [u8],
+    offset: usize,
+    lines: &'a LineIndex,
+}
+
+impl Extractor<'_> {
+    fn run(&self, root: Node<'_>) -> Analysis {
+        let mut out = Analysis::default();
+        self.collect_imports(root, &mut out.imports);
+        let mut open: Vec<usize> = Vec::new();
+        let mut depth_of: Vec<usize> = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            let node = cursor.node();
+            if let Some(kind) = rules::definition_kind(self.lang, node) {
+                self.add_symbol(node, kind, &mut open, &mut depth_of, &mut out.symbols);
+            }
+            if let Some(name) = rules::call_name(self.lang, node, self.source) {
+                out.calls.push((node.start_byte() + self.offset, name));
+            }
+            if (node.is_error() || node.is_missing()) && out.errors.len() < MAX_ERROR_RANGES {
+                out.errors.push(self.error_range(node));
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        out
+    }
+
+    fn add_symbol(
+        &self,
+        node: Node<'_>,
+        kind: SymbolKind,
+        open: &mut Vec<usize>,
+        depth_of: &mut Vec<usize>,
+        symbols: &mut Vec<FlatSymbol>,
+    ) {
+        let Some(mut name) = rules::definition_name(self.lang, node, self.source) else {
+            return;
+        };
+        let outer = rules::outer_node(self.lang, node);
+        let core_start = node.start_byte() + self.offset;
+        while open.last().is_some_and(|&i| symbols[i].end_byte <= core_start) {
+            open.pop();
+        }
+        let parent = open.last().copied();
+        let depth = parent.map_or(0, |p| depth_of[p] + 1);
+        if depth >= MAX_SYMBOL_DEPTH {
+            return;
+        }
+        let mut kind = kind;
+        if kind == SymbolKind::Function && parent.is_some_and(|p| symbols[p].kind.holds_methods()) {
+            kind = SymbolKind::Method;
+        }
+        if kind == SymbolKind::Method
+            && parent.is_none_or(|p| !symbols[p].kind.holds_methods() && symbols[p].kind != SymbolKind::Module)
+            && self.lang == Language::Ruby
+        {
+            kind = SymbolKind::Function;
+        }
+        let mut qualifier = parent.map(|p| symbols[p].qualified_name.clone());
+        if self.lang == Language::Go && node.kind() == "method_declaration" {
+            qualifier = rules::go_receiver_type(node, self.source);
+        }
+        if self.lang == Language::C || self.lang == Language::Cpp {
+            // `void Foo::bar()` already carries its qualifier in the name.
+            name = name.replace("::", ".");
+        }
+        let separator = if self.lang == Language::Markdown { " > " } else { "." };
+        let qualified_name = match qualifier {
+            Some(q) => format!("{q}{separator}{name}"),
+            None => name.clone(),
+        };
+        let (start_byte, leading_doc) = self.extended_start(outer);
+        let end_byte = outer.end_byte() + self.offset;
+        let signature = self.signature(node);
+        let docstring = match self.lang {
+            Language::Python => rules::python_docstring(node, self.source).or(leading_doc),
+            _ => leading_doc,
+        }
+        .filter(|d| !d.is_empty())
+        .map(|d| truncate_chars(&d, MAX_DOCSTRING_CHARS));
+        let index = symbols.len();
+        symbols.push(FlatSymbol {
+            kind,
+            name,
+            qualified_name,
+            signature,
+            docstring,
+            start_byte,
+            end_byte,
+            parent,
+            children: Vec::new(),
+        });
+        depth_of.push(depth);
+        if let Some(p) = parent {
+            symbols[p].children.push(index);
+        }
+        open.push(index);
+    }
+
+    /// Start of the definition including the doc comments and attributes right above it (no
+    /// blank line between), and the text of those comments.
+    fn extended_start(&self, outer: Node<'_>) -> (usize, Option<String>) {
+        let mut start = outer.start_byte();
+        let mut start_row = outer.start_position().row;
+        let mut comments: Vec<String> = Vec::new();
+        let mut sibling = outer.prev_sibling();
+        while let Some(s) = sibling {
+            let kind = s.kind();
+            let is_comment = rules::is_comment(kind);
+            if !(is_comment || rules::is_attribute(self.lang, kind)) {
+                break;
+            }
+            if s.end_position().row + 1 < start_row || !self.starts_line(s.start_byte()) {
+                break;
+            }
+            start = s.start_byte();
+            start_row = s.start_position().row;
+            if is_comment {
+                if let Ok(t) = s.utf8_text(self.source) {
+                    comments.push(t.to_string());
+                }
+            }
+            sibling = s.prev_sibling();
+        }
+        comments.reverse();
+        let doc = if comments.is_empty() {
+            None
+        } else {
+            Some(rules::clean_comment(&comments.join("\n")))
+        };
+        (start + self.offset, doc)
+    }
+
+    fn starts_line(&self, byte: usize) -> bool {
+        self.source[..byte]
+            .iter()
+            .rev()
+            .take_while(|&&b| b != b'\n')
+            .all(|b| b.is_ascii_whitespace())
+    }
+
+    fn signature(&self, node: Node<'_>) -> String {
+        let start = node.start_byte();
+        let end = match rules::body_start(self.lang, node) {
+            Some(b) if b > start => b,
+            _ => {
+                let rest = &self.source[start..node.end_byte()];
+                start + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())
+            }
+        };
+        let raw = String::from_utf8_lossy(&self.source[start..end]);
+        let collapsed = rules::collapse_ws(&raw, MAX_SIGNATURE_CHARS);
+        collapsed
+            .trim_end_matches(|c: char| c == '{' || c == ':' || c.is_whitespace())
+            .to_string()
+    }
+
+    fn collect_imports(&self, root: Node<'_>, imports: &mut Vec<Import>) {
+        let mut cursor = root.walk();
+        for child in root.named_children(&mut cursor) {
+            if rules::is_import(self.lang, child, self.source) {
+                let text = child.utf8_text(self.source).unwrap_or_default();
+                let start = child.start_byte() + self.offset;
+                let end = child.end_byte() + self.offset;
+                imports.push(Import {
+                    text: rules::collapse_ws(text, 500),
+                    start_line: self.lines.line_of(start),
+                    end_line: self.lines.last_line_of(start, end),
+                });
+            }
+        }
+    }
+
+    fn error_range(&self, node: Node<'_>) -> SyntaxErrorRange {
+        let start = node.start_byte() + self.offset;
+        let end = node.end_byte() + self.offset;
+        SyntaxErrorRange {
+            start_line: self.lines.line_of(start),
+            end_line: self.lines.last_line_of(start, end),
+            start_byte: start,
+            end_byte: end,
+            kind: if node.is_missing() { "missing" } else { "error" }.to_string(),
+        }
+    }
+}
+
+/// Builds the `parse` result from an analysis.
+pub fn outline(path: Option<String>, lang: Language, text: &str, analysis: Analysis) -> Outline {
+    let lines = LineIndex::new(text);
+    let roots = analysis.roots();
+    let definitions = roots
+        .iter()
+        .map(|&i| to_symbol(&analysis.symbols, i, &lines))
+        .collect();
+    Outline {
+        path,
+        language: lang,
+        definitions,
+        imports: analysis.imports,
+        errors: analysis.errors,
+    }
+}
+
+fn to_symbol(flat: &[FlatSymbol], index: usize, lines: &LineIndex) -> Symbol {
+    // Depth is bounded by MAX_SYMBOL_DEPTH, so this recursion is bounded too.
+    let s = &flat[index];
+    Symbol {
+        kind: s.kind,
+        name: s.name.clone(),
+        qualified_name: s.qualified_name.clone(),
+        signature: s.signature.clone(),
+        docstring: s.docstring.clone(),
+        start_line: lines.line_of(s.start_byte),
+        end_line: lines.last_line_of(s.start_byte, s.end_byte),
+        start_byte: s.start_byte,
+        end_byte: s.end_byte,
+        children: s.children.iter().map(|&c| to_symbol(flat, c, lines)).collect(),
+    }
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}

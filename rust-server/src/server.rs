@@ -1,0 +1,161 @@
+//! The MCP face of the crate: an rmcp [`ServerHandler`] exposing `scan`, `parse` and `chunk`
+//! with input and output schemas, structured results, progress notifications and cancellation.
+//! The heavy work runs on blocking threads (rayon inside) so the protocol loop stays responsive.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{
+    Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_handler, tool_router, RoleServer, ServerHandler};
+use tokio_util::sync::CancellationToken;
+
+use crate::chunk::Chunk;
+use crate::outline::Outline;
+use crate::paths::Roots;
+use crate::scan::ScanResult;
+use crate::tools::{self, ChunkArgs, ChunkResult, ParseArgs, ScanArgs};
+
+/// The `codeloci-ast` MCP server.
+#[derive(Clone)]
+pub struct AstServer {
+    roots: Arc<Roots>,
+    tool_router: ToolRouter<AstServer>,
+}
+
+/// Sets a flag when the request's cancellation token fires, for code on blocking threads.
+struct CancelFlag {
+    flag: Arc<AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl CancelFlag {
+    fn watch(ct: CancellationToken) -> CancelFlag {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = flag.clone();
+        let watcher = tokio::spawn(async move {
+            ct.cancelled().await;
+            set.store(true, Ordering::Relaxed);
+        });
+        CancelFlag { flag, watcher }
+    }
+}
+
+impl Drop for CancelFlag {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("internal error: the worker thread failed: {e}")),
+    }
+}
+
+#[tool_router]
+impl AstServer {
+    /// A server confined to `roots`.
+    pub fn new(roots: Roots) -> AstServer {
+        AstServer { roots: Arc::new(roots), tool_router: Self::tool_router() }
+    }
+
+    /// The tools with their schemas, exactly as `tools/list` advertises them.
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+
+    #[tool(
+        name = "scan",
+        description = "List the files of a directory (honouring .gitignore and .ignore) with language, size, mtime and blake3 hash; binary, oversized, symlinked and secret files are reported as skipped. Given `previous` (an earlier manifest) it returns added/changed/removed/unchanged and does not re-read files whose size and mtime are unchanged.",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn scan(&self, Parameters(args): Parameters<ScanArgs>, ct: CancellationToken) -> Result<Json<ScanResult>, String> {
+        let roots = self.roots.clone();
+        let cancel = CancelFlag::watch(ct);
+        let flag = cancel.flag.clone();
+        blocking(move || tools::run_scan(&roots, args, Some(&flag))).await.map(Json)
+    }
+
+    #[tool(
+        name = "parse",
+        description = "Outline one file (or inline `content` + `language`) with tree-sitter: definitions as a tree (kind, name, qualified name, signature, docstring, lines and bytes), imports and syntax-error ranges. Broken code still yields everything parsable.",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn parse(&self, Parameters(args): Parameters<ParseArgs>) -> Result<Json<Outline>, String> {
+        let roots = self.roots.clone();
+        blocking(move || tools::run_parse(&roots, args)).await.map(Json)
+    }
+
+    #[tool(
+        name = "chunk",
+        description = "Split files into semantic chunks (functions, methods, classes, sections; code between definitions as its own chunks) with stable ids, qualified names, signatures, docstrings, parents, line and byte ranges, content hashes and called names. A file's chunks tile it exactly. Per-file errors do not fail the call. Sends progress per file when given a progressToken.",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn chunk(&self, Parameters(args): Parameters<ChunkArgs>, ctx: RequestContext<RoleServer>) -> Result<Json<ChunkResult>, String> {
+        tools::check_chunk_args(&args).map_err(|e| e.to_string())?;
+        let roots = self.roots.clone();
+        let cancel = CancelFlag::watch(ctx.ct.clone());
+        let flag = cancel.flag.clone();
+        let total = args.paths.len();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let progress = ctx.meta.get_progress_token().map(|token| {
+            let peer = ctx.peer.clone();
+            tokio::spawn(async move {
+                let mut done = 0usize;
+                while let Some(path) = rx.recv().await {
+                    done += 1;
+                    let param = ProgressNotificationParam::new(token.clone(), done as f64)
+                        .with_total(total as f64)
+                        .with_message(format!("chunked {path}"));
+                    if peer.notify_progress(param).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        });
+        let result = blocking(move || {
+            let on_file = move |path: &str| {
+                let _ = tx.send(path.to_string());
+            };
+            tools::run_chunk(&roots, &args, Some(&flag), &on_file)
+        })
+        .await;
+        if let Some(task) = progress {
+            // All senders are gone once the work is done, so the forwarder drains and ends.
+            let _ = task.await;
+        }
+        result.map(Json)
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for AstServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("codeloci-ast", env!("CARGO_PKG_VERSION")))
+            .with_instructions(format!(
+                "Code intelligence over the roots [{}]: `scan` lists files with hashes, `parse` outlines one file, `chunk` splits files into semantic units.",
+                self.roots.describe()
+            ))
+    }
+}
+
+/// Shared types whose schemas are published beside the tools' (see `codeloci-ast schema`).
+pub fn shared_type_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    fn schema<T: schemars::JsonSchema + 'static>() -> serde_json::Value {
+        serde_json::Value::Object(rmcp::handler::server::tool::schema_for_type::<T>().as_ref().clone())
+    }
+    vec![
+        ("file_entry", schema::<crate::scan::FileEntry>()),
+        ("outline", schema::<Outline>()),
+        ("chunk", schema::<Chunk>()),
+    ]
+}

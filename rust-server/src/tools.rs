@@ -1,0 +1,313 @@
+//! The three tools as plain functions over [`Roots`]: argument types (which generate the input
+//! schemas), result types (output schemas) and the work. The MCP layer in [`crate::server`]
+//! only adds transport, progress and cancellation.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::{chunk_text, Chunk};
+use crate::error::{Error, Result};
+use crate::language::Language;
+use crate::limits::*;
+use crate::outline::{analyze, outline, Outline};
+use crate::paths::{relative_string, Resolved, Roots};
+use crate::scan::{scan, PreviousEntry, ScanOptions, ScanResult};
+use crate::text::{decode, hash_hex};
+
+/// Arguments of `scan`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanArgs {
+    /// Directory to scan: absolute, or relative to the server's first root. Must lie inside a root.
+    pub root: String,
+    /// Globs (relative to `root`) a file must match to be listed, e.g. `**/*.rs`. Empty: all files.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Globs (relative to `root`) that exclude files, applied after `.gitignore`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Files larger than this many bytes are skipped as `too_large` (default 1 MiB, at most 16 MiB).
+    pub max_file_bytes: Option<u64>,
+    /// The manifest of a previous scan (path → hash, size, mtime_ns). Files whose size and mtime
+    /// are unchanged are not re-read, and added/changed/removed/unchanged are filled in.
+    pub previous: Option<BTreeMap<String, PreviousEntry>>,
+}
+
+/// Arguments of `parse`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParseArgs {
+    /// File to outline: relative to `root` (or the server's first root), or absolute inside a root.
+    pub path: Option<String>,
+    /// Directory that relative `path`s are taken against; must lie inside a root.
+    pub root: Option<String>,
+    /// Source text to outline instead of a file (requires `language`).
+    pub content: Option<String>,
+    /// Language of `content`, or an override of the language detected from `path`: python, rust,
+    /// javascript, typescript, tsx, go, java, c, cpp, csharp, ruby, markdown, text.
+    pub language: Option<String>,
+}
+
+/// Arguments of `chunk`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkArgs {
+    /// Files to chunk (1 to 1000), relative to `root` (or the server's first root), or absolute inside a root.
+    pub paths: Vec<String>,
+    /// Directory that relative paths are taken against and output paths are relative to.
+    pub root: Option<String>,
+    /// Largest chunk in characters (default 1500, from 200 to 20000). Definitions larger than
+    /// this split at their children's boundaries, then at line boundaries.
+    pub max_chunk_chars: Option<usize>,
+}
+
+/// Per-file summary of a `chunk` call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChunkedFile {
+    /// Path relative to the root.
+    pub path: String,
+    /// Detected language.
+    pub language: Language,
+    /// Number of chunks produced.
+    pub chunks: usize,
+    /// File size in bytes.
+    pub bytes: usize,
+    /// blake3 of the file, hex (the same as `scan` reports).
+    pub hash: String,
+}
+
+/// A file that could not be chunked; the other files of the call are unaffected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileError {
+    /// The path as given.
+    pub path: String,
+    /// What went wrong and how to fix it.
+    pub error: String,
+}
+
+/// The result of `chunk`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChunkResult {
+    /// Chunks of every file, file by file in the order given, each file's chunks in order.
+    pub chunks: Vec<Chunk>,
+    /// One entry per file chunked.
+    pub files: Vec<ChunkedFile>,
+    /// Files that failed, with the reason.
+    pub errors: Vec<FileError>,
+}
+
+/// Runs `scan`.
+pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> Result<ScanResult> {
+    let resolved = roots.resolve(&args.root, None)?;
+    if !resolved.absolute.is_dir() {
+        return Err(Error::NotADirectory { path: args.root });
+    }
+    let max_file_bytes = args.max_file_bytes.unwrap_or(DEFAULT_SCAN_MAX_FILE_BYTES);
+    if max_file_bytes == 0 || max_file_bytes > MAX_SCAN_MAX_FILE_BYTES {
+        return Err(Error::InvalidArgument {
+            field: "max_file_bytes",
+            reason: format!("{max_file_bytes} is out of range; give 1 to {MAX_SCAN_MAX_FILE_BYTES}"),
+        });
+    }
+    if let Some(prev) = &args.previous {
+        if prev.len() > MAX_PREVIOUS_ENTRIES {
+            return Err(Error::Limit {
+                what: "the number of `previous` entries".into(),
+                actual: prev.len() as u64,
+                limit: MAX_PREVIOUS_ENTRIES as u64,
+                name: "MAX_PREVIOUS_ENTRIES",
+                hint: "pass the manifest of one root only",
+            });
+        }
+    }
+    let options = ScanOptions {
+        include: args.include,
+        exclude: args.exclude,
+        max_file_bytes,
+        previous: args.previous,
+    };
+    scan(&resolved.absolute, &options, cancel)
+}
+
+/// Runs `parse`.
+pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
+    let language_override = match &args.language {
+        Some(name) => Some(Language::from_name(name).ok_or_else(|| Error::UnknownLanguage(name.clone()))?),
+        None => None,
+    };
+    match (args.path, args.content) {
+        (Some(_), Some(_)) => Err(Error::InvalidArgument {
+            field: "path",
+            reason: "give either `path` or `content`, not both".into(),
+        }),
+        (None, None) => Err(Error::InvalidArgument {
+            field: "path",
+            reason: "give `path` (a file) or `content` with `language`".into(),
+        }),
+        (None, Some(content)) => {
+            let lang = language_override.ok_or(Error::InvalidArgument {
+                field: "language",
+                reason: "`content` needs `language` (e.g. \"python\")".into(),
+            })?;
+            check_size("the size of `content`", content.len() as u64)?;
+            let analysis = analyze(lang, &content, "<content>", None)?;
+            Ok(outline(None, lang, &content, analysis))
+        }
+        (Some(path), None) => {
+            let base = resolve_base(roots, args.root.as_deref())?;
+            let file = resolve_file(roots, &path, base.as_ref())?;
+            let rel = output_path(base.as_ref(), &file);
+            let text = read_text(&file.absolute, &rel)?;
+            let lang = language_override.unwrap_or_else(|| Language::detect(&file.absolute));
+            let analysis = analyze(lang, &text, &rel, None)?;
+            Ok(outline(Some(rel), lang, &text, analysis))
+        }
+    }
+}
+
+/// Checks `chunk` arguments that do not depend on the files; returns the chunk cap.
+pub fn check_chunk_args(args: &ChunkArgs) -> Result<usize> {
+    if args.paths.is_empty() {
+        return Err(Error::InvalidArgument { field: "paths", reason: "give at least one path".into() });
+    }
+    if args.paths.len() > MAX_PATHS_PER_CALL {
+        return Err(Error::Limit {
+            what: "the number of `paths`".into(),
+            actual: args.paths.len() as u64,
+            limit: MAX_PATHS_PER_CALL as u64,
+            name: "MAX_PATHS_PER_CALL",
+            hint: "split the paths over several calls",
+        });
+    }
+    let max = args.max_chunk_chars.unwrap_or(DEFAULT_MAX_CHUNK_CHARS);
+    if !(MIN_MAX_CHUNK_CHARS..=MAX_MAX_CHUNK_CHARS).contains(&max) {
+        return Err(Error::InvalidArgument {
+            field: "max_chunk_chars",
+            reason: format!("{max} is out of range; give {MIN_MAX_CHUNK_CHARS} to {MAX_MAX_CHUNK_CHARS}"),
+        });
+    }
+    Ok(max)
+}
+
+/// Runs `chunk`. `on_file` is called after each file (for progress); `cancel` stops the work.
+pub fn run_chunk(
+    roots: &Roots,
+    args: &ChunkArgs,
+    cancel: Option<&AtomicBool>,
+    on_file: &(dyn Fn(&str) + Sync),
+) -> Result<ChunkResult> {
+    let max = check_chunk_args(args)?;
+    let base = resolve_base(roots, args.root.as_deref())?;
+    let per_file: Vec<std::result::Result<(ChunkedFile, Vec<Chunk>), FileError>> = args
+        .paths
+        .par_iter()
+        .map(|path| {
+            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(FileError { path: path.clone(), error: Error::Cancelled.to_string() });
+            }
+            let result = chunk_one(roots, base.as_ref(), path, max, cancel)
+                .map_err(|e| FileError { path: path.clone(), error: e.to_string() });
+            on_file(path);
+            result
+        })
+        .collect();
+    if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+        return Err(Error::Cancelled);
+    }
+    let mut out = ChunkResult { chunks: Vec::new(), files: Vec::new(), errors: Vec::new() };
+    for item in per_file {
+        match item {
+            Ok((file, chunks)) => {
+                out.files.push(file);
+                out.chunks.extend(chunks);
+                if out.chunks.len() > MAX_CHUNKS_PER_RESPONSE {
+                    return Err(Error::Limit {
+                        what: "the number of chunks in one response".into(),
+                        actual: out.chunks.len() as u64,
+                        limit: MAX_CHUNKS_PER_RESPONSE as u64,
+                        name: "MAX_CHUNKS_PER_RESPONSE",
+                        hint: "pass fewer paths per call or a larger max_chunk_chars",
+                    });
+                }
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+fn chunk_one(
+    roots: &Roots,
+    base: Option<&Resolved>,
+    path: &str,
+    max: usize,
+    cancel: Option<&AtomicBool>,
+) -> Result<(ChunkedFile, Vec<Chunk>)> {
+    let file = resolve_file(roots, path, base)?;
+    let rel = output_path(base, &file);
+    let text = read_text(&file.absolute, &rel)?;
+    let lang = Language::detect(&file.absolute);
+    let analysis = analyze(lang, &text, &rel, cancel)?;
+    let chunks = chunk_text(&rel, lang, &text, &analysis, max);
+    let summary = ChunkedFile {
+        path: rel,
+        language: lang,
+        chunks: chunks.len(),
+        bytes: text.len(),
+        hash: hash_hex(text.as_bytes()),
+    };
+    Ok((summary, chunks))
+}
+
+fn resolve_base(roots: &Roots, root: Option<&str>) -> Result<Option<Resolved>> {
+    let Some(root) = root else { return Ok(None) };
+    let resolved = roots.resolve(root, None)?;
+    if !resolved.absolute.is_dir() {
+        return Err(Error::NotADirectory { path: root.to_string() });
+    }
+    Ok(Some(resolved))
+}
+
+fn resolve_file(roots: &Roots, path: &str, base: Option<&Resolved>) -> Result<Resolved> {
+    let file = roots.resolve(path, base.map(|b| b.absolute.as_path()))?;
+    if !file.absolute.is_file() {
+        return Err(Error::NotAFile { path: path.to_string() });
+    }
+    Ok(file)
+}
+
+/// Output paths are relative to the caller's `root` when the file is under it, else to the
+/// server root that holds it.
+fn output_path(base: Option<&Resolved>, file: &Resolved) -> String {
+    match base {
+        Some(b) if file.absolute.starts_with(&b.absolute) => relative_string(&b.absolute, &file.absolute),
+        _ => file.relative.clone(),
+    }
+}
+
+fn check_size(what: &str, size: u64) -> Result<()> {
+    if size > MAX_FILE_BYTES {
+        return Err(Error::Limit {
+            what: what.to_string(),
+            actual: size,
+            limit: MAX_FILE_BYTES,
+            name: "MAX_FILE_BYTES",
+            hint: "exclude the file; files this large are rarely source code",
+        });
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path, rel: &str) -> Result<String> {
+    let io = |source| Error::Io { path: rel.to_string(), source };
+    let size = fs::metadata(path).map_err(io)?.len();
+    check_size(&format!("the size of {rel}"), size)?;
+    let bytes = fs::read(path).map_err(io)?;
+    decode(rel, bytes)
+}

@@ -348,6 +348,13 @@ impl Extractor<'_> {
         let mut start_row = outer.start_position().row;
         let mut comments: Vec<String> = Vec::new();
         let mut sibling = outer.prev_sibling();
+        // A definition first in a body wrapper (Ruby's `body_statement`, …) has its comment
+        // beside the wrapper, not beside itself.
+        if sibling.is_none() {
+            if let Some(parent) = outer.parent().filter(|p| p.start_byte() == outer.start_byte()) {
+                sibling = parent.prev_sibling();
+            }
+        }
         while let Some(s) = sibling {
             let kind = s.kind();
             let is_comment = rules::is_comment(kind);

@@ -217,7 +217,10 @@ class Gate:
         s = self._model.score(query, current_file, recent_tools, a)
         if s >= t:
             return GateDecision(
-                True, s, t, f"likely repository-specific: score {s:.2f} >= threshold {t:.2f}",
+                True,
+                s,
+                t,
+                f"likely repository-specific: score {s:.2f} >= threshold {t:.2f}",
                 "score",
             )
         if a.fenced or a.code_lines >= 2:

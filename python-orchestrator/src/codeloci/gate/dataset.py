@@ -13,9 +13,9 @@ See ``data/README.md`` for the description.  In short:
 Every example comes from a *template* with slots or from a hand-written list.  Splits are
 *grouped*: each template (and each hand-written line) belongs to exactly one split, and every
 slot pool (topics, symbol names, paths, code snippets, ...) is partitioned too, so the test
-split contains phrasings **and** fillers never seen in training.  Assignment is by rank of a
-SHA-256 hash within each category (60% train / 20% dev / 20% test), so it is deterministic and
-independent of the order in which things are listed here.
+split contains phrasings **and** fillers never seen in training.  Assignment is by a SHA-256
+hash of each item (about 60% train / 20% dev / 20% test), so it is deterministic, independent
+of the order in which things are listed here, and stable when items are added.
 """
 
 from __future__ import annotations
@@ -81,14 +81,12 @@ def _h(s: str) -> str:
 
 
 def _assign(items: Sequence[str], salt: str) -> dict[str, str]:
-    """Map each item to a split: rank by hash, first 60% train, next 20% dev, rest test."""
-    ranked = sorted(set(items), key=lambda x: _h(salt + "\x00" + x))
-    n = len(ranked)
-    n_train = round(n * 0.6)
-    n_dev = round(n * 0.2)
+    """Map each item to a split by its own hash (stable when items are added or removed):
+    SHA-256 of ``salt + item`` modulo 100: < 60 train, < 80 dev, else test."""
     out: dict[str, str] = {}
-    for i, item in enumerate(ranked):
-        out[item] = "train" if i < n_train else "dev" if i < n_train + n_dev else "test"
+    for item in items:
+        b = int(_h(salt + "\x00" + item)[:8], 16) % 100
+        out[item] = "train" if b < 60 else "dev" if b < 80 else "test"
     return out
 
 
@@ -734,7 +732,8 @@ SNIPPETS: Final = [
     ("python", "d = {}\nfor w in words:\n    d[w] += 1"),
     (
         "python",
-        "class Stack:\n    def __init__(self):\n        self.items = []\n    def pop(self):\n        return self.items.pop(0)",
+        "class Stack:\n    def __init__(self):\n        self.items = []\n"
+        "    def pop(self):\n        return self.items.pop(0)",
     ),
     ("python", "import requests\nr = requests.get(url)\ndata = r.json()['items']"),
     (
@@ -773,12 +772,14 @@ SNIPPETS: Final = [
     ("bash", "for f in *.txt; do\n  mv $f ${f%.txt}.md\ndone"),
     (
         "java",
-        "public int max(int[] a) {\n    int m = 0;\n    for (int x : a) if (x > m) m = x;\n    return m;\n}",
+        "public int max(int[] a) {\n    int m = 0;\n"
+        "    for (int x : a) if (x > m) m = x;\n    return m;\n}",
     ),
     ("c", 'int main() {\n    char buf[8];\n    strcpy(buf, "hello world");\n    return 0;\n}'),
     (
         "cpp",
-        "std::vector<int> v = {3, 1, 2};\nstd::sort(v.begin(), v.end());\nfor (auto x : v) std::cout << x;",
+        "std::vector<int> v = {3, 1, 2};\nstd::sort(v.begin(), v.end());\n"
+        "for (auto x : v) std::cout << x;",
     ),
 ]
 
@@ -1056,7 +1057,7 @@ TEMPLATES: Final[list[Template]] = [
         "apply my {pref} preferences to this change",
         "did I ever mention how I want {pref}?",
     ),
-    # ---------------------------------------------------------------- retrieve: general-looking but names project identifiers
+    # ------------------------------------- retrieve: general-looking but names project identifiers
     *_t(
         "repo_symbol_mention",
         RETRIEVE,
@@ -1104,6 +1105,10 @@ TEMPLATES: Final[list[Template]] = [
         "compare {a} and {b}",
         "worst case complexity of {algo}?",
         "what's a good analogy for {concept}?",
+        "what's the point of {concept}?",
+        "explain the idea behind {concept}",
+        "what is the main use case of {concept}?",
+        "how is {concept} used in the industry?",
         "what does this error mean: {generic_error}",
     ),
     # ---------------------------------------------------------------- skip: general how-to
@@ -1224,6 +1229,12 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "reduce memory use of the index writer",
     ],
     ("repo_convention", RETRIEVE): [
+        "how do we structure error types in the rust server?",
+        "what's the naming scheme for our tools?",
+        "how are config defaults documented in this project?",
+        "which logger do we use here?",
+        "do we squash or merge PRs in this repo?",
+        "what's the rule for public API changes here?",
         "how do we name feature branches?",
         "what's our commit message format?",
         "do we use absolute or relative imports here?",
@@ -1238,6 +1249,12 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "how are errors surfaced to users in our cli",
     ],
     ("repo_decision", RETRIEVE): [
+        "what did we settle on for the error envelope?",
+        "why are we not using async here?",
+        "did we already rule out elasticsearch?",
+        "what was the conclusion on monorepo vs split repos?",
+        "what did we note about the flaky watcher test?",
+        "which option did we pick for the cache key?",
         "what did we decide about caching embeddings?",
         "why didn't we use sqlite?",
         "did we decide on int8 or float32 vectors?",
@@ -1252,6 +1269,16 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "what did we choose for the tokenizer and why",
     ],
     ("repo_preference", RETRIEVE): [
+        "how verbose do I like the logs?",
+        "did I say I prefer pytest fixtures or setup methods?",
+        "what indentation do I prefer for yaml?",
+        "which of my rules apply to error messages?",
+        "remember I hate one-letter variable names? check this against that",
+        "what did I ask you to always do before committing?",
+        "my usual PR checklist please",
+        "what formatting rules did I give you for markdown?",
+        "do I prefer early returns or nested ifs?",
+        "what's my policy on TODOs?",
         "what's my preferred test framework?",
         "how do I like my commit messages?",
         "remember my preference for small PRs",
@@ -1264,6 +1291,16 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "remind me of my naming preferences",
     ],
     ("repo_deictic", RETRIEVE): [
+        "what is this for?",
+        "who wrote this and why?",
+        "can this be removed?",
+        "where is this configured?",
+        "add this to the changelog",
+        "which tests exercise this?",
+        "what does this constant control?",
+        "move this into the utils module",
+        "is this the same as the helper in the other package?",
+        "does this get called on startup?",
         "what does this function do?",
         "why is this test failing?",
         "add error handling here",
@@ -1290,6 +1327,16 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "is this the right place for this logic?",
     ],
     ("general_knowledge", SKIP): [
+        "what's the difference between an iterator and a generator?",
+        "what is a lambda?",
+        "how do python imports work?",
+        "what's a virtual environment?",
+        "what is memoization?",
+        "what does idempotent mean?",
+        "what's the difference between git fetch and git pull?",
+        "is rust faster than go?",
+        "what is dependency hell?",
+        "why are global variables bad?",
         "what is a python decorator",
         "explain big O of quicksort",
         "what's a monad?",
@@ -1327,6 +1374,12 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "what's the point of unit tests?",
     ],
     ("general_howto", SKIP): [
+        "how do I write a for loop in bash?",
+        "how do I parse dates in javascript?",
+        "how do I handle errors in async rust?",
+        "how to write a makefile",
+        "how to use git bisect",
+        "how do I add a column in postgres?",
         "how do I reverse a string in python?",
         "how to exit vim",
         "how do I undo git add?",
@@ -1376,6 +1429,17 @@ HAND: Final[dict[tuple[str, str], list[str]]] = {
         "write a haiku about code review",
     ],
     ("conversational", SKIP): [
+        "yes",
+        "that's fine",
+        "ok, run it",
+        "cool, commit and push",
+        "go on",
+        "all good",
+        "thanks, that's all",
+        "good catch",
+        "oops",
+        "my bad",
+        "never mind, it works now",
         "thanks!",
         "ok do it",
         "sounds good, go ahead",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+from codeloci.gate._text import raw_tokens
 from codeloci.gate.features import Analysis, analyze, extract_features, hash_feature
 
 __all__ = [
@@ -94,39 +95,154 @@ class LogisticModel:
 
 # ------------------------------------------------------------------------------ rule baseline
 _REPO_WORDS: Final = {
-    "our": 2.0, "ours": 2.0, "we": 1.5, "we've": 1.5, "us": 1.0, "repo": 1.5,
-    "repository": 1.5, "codebase": 2.0, "project": 1.0, "team": 1.0, "decided": 2.5,
-    "decide": 2.0, "agreed": 2.0, "agree": 1.5, "convention": 2.0, "conventions": 2.0,
-    "guidelines": 1.5, "preference": 2.0, "preferences": 2.0, "prefer": 1.0, "preferred": 2.0,
-    "remind": 2.0, "remember": 2.0, "recall": 2.0, "usual": 1.5, "usually": 1.0, "adr": 2.5,
-    "callers": 2.0, "calls": 1.0, "usages": 2.0, "uses": 0.5, "defined": 1.0, "defines": 1.5,
-    "here": 1.0, "this": 0.5, "tests": 0.5, "fix": 0.5, "bug": 0.5, "style": 0.5,
-    "investigate": 1.5, "refactor": 1.0, "rename": 1.5, "wire": 1.0, "hook": 1.0,
+    "our": 2.0,
+    "ours": 2.0,
+    "we": 1.5,
+    "we've": 1.5,
+    "us": 1.0,
+    "repo": 1.5,
+    "repository": 1.5,
+    "codebase": 2.0,
+    "project": 1.0,
+    "team": 1.0,
+    "decided": 2.5,
+    "decide": 2.0,
+    "agreed": 2.0,
+    "agree": 1.5,
+    "convention": 2.0,
+    "conventions": 2.0,
+    "guidelines": 1.5,
+    "preference": 2.0,
+    "preferences": 2.0,
+    "prefer": 1.0,
+    "preferred": 2.0,
+    "remind": 2.0,
+    "remember": 2.0,
+    "recall": 2.0,
+    "usual": 1.5,
+    "usually": 1.0,
+    "adr": 2.5,
+    "callers": 2.0,
+    "calls": 1.0,
+    "usages": 2.0,
+    "uses": 0.5,
+    "defined": 1.0,
+    "defines": 1.5,
+    "here": 1.0,
+    "this": 0.5,
+    "tests": 0.5,
+    "fix": 0.5,
+    "bug": 0.5,
+    "style": 0.5,
+    "investigate": 1.5,
+    "refactor": 1.0,
+    "rename": 1.5,
+    "wire": 1.0,
+    "hook": 1.0,
 }
 _REPO_STARTS: Final = (
-    "where is", "where's", "where do", "where are", "where does", "where did", "which file",
-    "which module", "which class", "which function", "which part", "which tests", "who calls",
-    "who uses", "what calls", "find where", "find the", "find all", "show me the code",
-    "what did we", "what did i", "did we", "why did we", "have we", "do we", "how do we",
-    "how does our", "how is our", "how are our", "is there already", "list the callers",
-    "grep for", "locate",
+    "where is",
+    "where's",
+    "where do",
+    "where are",
+    "where does",
+    "where did",
+    "which file",
+    "which module",
+    "which class",
+    "which function",
+    "which part",
+    "which tests",
+    "who calls",
+    "who uses",
+    "what calls",
+    "find where",
+    "find the",
+    "find all",
+    "show me the code",
+    "what did we",
+    "what did i",
+    "did we",
+    "why did we",
+    "have we",
+    "do we",
+    "how do we",
+    "how does our",
+    "how is our",
+    "how are our",
+    "is there already",
+    "list the callers",
+    "grep for",
+    "locate",
 )
 _GENERAL_STARTS: Final = (
-    "what is a", "what is an", "what is the difference", "what's a ", "what's an ",
-    "what's the difference", "explain ", "define ", "eli5", "teach me", "how do i ",
-    "how to ", "how can i", "how would you", "how does a", "how does an", "how do you",
-    "best way", "best practices", "what are the pros", "what are common", "compare ",
-    "is there a built-in", "recommend a", "what's the idiomatic", "what's the modern",
-    "what's the big o", "what's the fastest way", "quick way", "any tips", "write a function",
-    "write a ", "implement a function", "give me a one-liner", "give me an example of",
-    "why would anyone", "what problem does", "history of", "is it worth", "worst case",
+    "what is a",
+    "what is an",
+    "what is the difference",
+    "what's a ",
+    "what's an ",
+    "what's the difference",
+    "explain ",
+    "define ",
+    "eli5",
+    "teach me",
+    "how do i ",
+    "how to ",
+    "how can i",
+    "how would you",
+    "how does a",
+    "how does an",
+    "how do you",
+    "best way",
+    "best practices",
+    "what are the pros",
+    "what are common",
+    "compare ",
+    "is there a built-in",
+    "recommend a",
+    "what's the idiomatic",
+    "what's the modern",
+    "what's the big o",
+    "what's the fastest way",
+    "quick way",
+    "any tips",
+    "write a function",
+    "write a ",
+    "implement a function",
+    "give me a one-liner",
+    "give me an example of",
+    "why would anyone",
+    "what problem does",
+    "history of",
+    "is it worth",
+    "worst case",
 )
 _GENERAL_WORDS: Final = {
-    "python": 1.0, "rust": 1.0, "javascript": 1.0, "typescript": 1.0, "java": 1.0, "go": 0.5,
-    "c++": 1.0, "c#": 1.0, "ruby": 1.0, "kotlin": 1.0, "swift": 1.0, "bash": 1.0, "sql": 0.5,
-    "php": 1.0, "scala": 1.0, "general": 1.5, "complexity": 1.5, "algorithm": 1.0,
-    "difference": 1.0, "vs": 1.0, "idiomatic": 1.5, "example": 0.5, "library": 0.5,
-    "error": 0.3, "mean": 0.5,
+    "python": 1.0,
+    "rust": 1.0,
+    "javascript": 1.0,
+    "typescript": 1.0,
+    "java": 1.0,
+    "go": 0.5,
+    "c++": 1.0,
+    "c#": 1.0,
+    "ruby": 1.0,
+    "kotlin": 1.0,
+    "swift": 1.0,
+    "bash": 1.0,
+    "sql": 0.5,
+    "php": 1.0,
+    "scala": 1.0,
+    "general": 1.5,
+    "complexity": 1.5,
+    "algorithm": 1.0,
+    "difference": 1.0,
+    "vs": 1.0,
+    "idiomatic": 1.5,
+    "example": 0.5,
+    "library": 0.5,
+    "error": 0.3,
+    "mean": 0.5,
 }
 # prose tokens split on apostrophes: "what's" -> "what s"
 _REPO_STARTS_N: Final = tuple(p.replace("'", " ") for p in _REPO_STARTS)
@@ -138,11 +254,15 @@ _ACKS: Final = frozenset(
 )
 
 
-def rule_logit(text: str, current_file: str | None = None,
-               recent_tools: Sequence[str] = (), analysis: Analysis | None = None) -> float:
+def rule_logit(
+    text: str,
+    current_file: str | None = None,
+    recent_tools: Sequence[str] = (),
+    analysis: Analysis | None = None,
+) -> float:
     """Hand-written scoring rules (the baseline the learned model is compared with)."""
     a = analysis if analysis is not None else analyze(text)
-    low = " ".join(a.prose)
+    low = " ".join(t.lower() for t in raw_tokens(text[:300]))
     z = 0.0
     for w in a.words:
         z += _REPO_WORDS.get(w, 0.0)
@@ -152,7 +272,7 @@ def rule_logit(text: str, current_file: str | None = None,
     stripped = low
     for p in ("hey ", "so ", "btw ", "q ", "quick question ", "help ", "pls ", "can you tell me "):
         if stripped.startswith(p):
-            stripped = stripped[len(p):]
+            stripped = stripped[len(p) :]
     if stripped.startswith(_GENERAL_STARTS_N):
         z -= 2.0
     for shape in a.shapes:
@@ -169,8 +289,10 @@ def rule_logit(text: str, current_file: str | None = None,
         z -= 4.0
     elif n <= 2:
         z -= 1.5
-    if current_file and any(w in ("this", "here") for w in a.words) and not (
-        a.fenced or a.code_lines
+    if (
+        current_file
+        and any(w in ("this", "here") for w in a.words)
+        and not (a.fenced or a.code_lines)
     ):
         z += 1.5
     return z - 0.5

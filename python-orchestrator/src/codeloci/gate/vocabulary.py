@@ -210,9 +210,10 @@ class SymbolVocabulary:
             return self._ident_hit(token)
         # plain word
         low = token.lower()
+        core = low.strip("_")
         if explicit:
-            return len(low) >= 2 and low not in UBIQUITOUS_IDENTIFIERS and self._name_hit(low)
-        if len(low) < _MIN_WORD_LEN or low in STOPWORDS or low in UBIQUITOUS_IDENTIFIERS:
+            return len(core) >= 2 and core not in UBIQUITOUS_IDENTIFIERS and self._name_hit(low)
+        if len(core) < _MIN_WORD_LEN or core in STOPWORDS or core in UBIQUITOUS_IDENTIFIERS:
             return False
         return low in self._names
 

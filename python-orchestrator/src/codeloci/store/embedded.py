@@ -6,9 +6,9 @@ Layout of one collection under the data directory::
     <data_dir>/<collection>/collection.json   embedder name and dimension
     <data_dir>/<collection>/shard/            the EdgeShard (segments + WAL)
 
-Read-only: every write method raises :class:`ReadOnlyStoreError` before touching the engine;
-a missing collection is served from an empty shard in a temporary directory, so the data
-directory is never created or written. Writes are durable once the call returns (the shard's
+Read-only: every write method raises :class:`ReadOnlyStoreError` before touching the engine,
+and the engine only ever sees a private copy of the shard in a temporary directory (an empty
+one when the collection does not exist), so the data directory is never created or written. Writes are durable once the call returns (the shard's
 write-ahead log); segments are flushed on :meth:`EmbeddedStore.close`.
 """
 
@@ -97,21 +97,20 @@ class EmbeddedStore(MemoryStore):
         meta_path = self.root / "collection.json"
         shard_path = self.root / "shard"
         exists = meta_path.is_file() and shard_path.is_dir()
-        if read_only and not exists:
-            self._tmp = Path(tempfile.mkdtemp(prefix="codeloci-ro-"))
-            shard_path = self._tmp / "shard"
-            log.info("%s does not exist yet; serving an empty read-only store", self.root)
-        else:
-            self._lock = DirLock(self.root)
-            self._lock.acquire()
         try:
+            if read_only:
+                shard_path = self._read_only_copy(meta_path, shard_path, exists)
+            else:
+                self._lock = DirLock(self.root)
+                self._lock.acquire()
             if exists:
-                spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
+                if not read_only:
+                    spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
                 self._shard = qe.EdgeShard.load(str(shard_path))
             else:
                 self._shard = qe.EdgeShard.create(str(shard_path), self._config())
                 self._create_indexes()
-                if self._tmp is None:
+                if not read_only:
                     meta_path.write_text(json.dumps(spec.metadata()))
         except StoreError:
             self._release()
@@ -119,6 +118,24 @@ class EmbeddedStore(MemoryStore):
         except Exception as exc:
             self._release()
             raise StoreError(f"cannot open the store at {self.root}: {exc}") from exc
+
+    def _read_only_copy(self, meta_path: Path, shard_path: Path, exists: bool) -> Path:
+        """Read-only opens a private copy: the engine writes to files it loads (segment
+        trackers, WAL), so the real data directory is never handed to it. The copy is taken
+        under the lock, which is released at once: the view is the store as it was at start."""
+        self._tmp = Path(tempfile.mkdtemp(prefix="codeloci-ro-"))
+        target = self._tmp / "shard"
+        if not exists:
+            log.info("%s does not exist yet; serving an empty read-only store", self.root)
+            return target
+        lock = DirLock(self.root)
+        lock.acquire(record_holder=False)
+        try:
+            self.spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
+            shutil.copytree(shard_path, target)
+        finally:
+            lock.release()
+        return target
 
     def _config(self) -> Any:
         sparse = (
@@ -255,7 +272,9 @@ class EmbeddedStore(MemoryStore):
     def get(self, ids: Sequence[str]) -> list[Hit]:
         if not ids:
             return []
-        records = self._shard.retrieve([uuid.UUID(i) for i in ids], with_payload=True)
+        records = self._shard.retrieve(
+            [uuid.UUID(i) for i in ids], with_payload=True, with_vector=False
+        )
         by_id = {str(r.id): _hit(r) for r in records}
         return [by_id[i] for i in ids if i in by_id]
 

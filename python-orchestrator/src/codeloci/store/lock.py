@@ -31,8 +31,11 @@ class DirLock:
     def __init__(self, directory: Path) -> None:
         self.path = directory / LOCK_NAME
         self._fd: int | None = None
+        self._recorded = False
 
-    def acquire(self) -> None:
+    def acquire(self, *, record_holder: bool = True) -> None:
+        """Take the lock or raise :class:`StoreLockedError` naming the holder. A holder that
+        must not write (read-only) passes ``record_holder=False``."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -49,14 +52,17 @@ class DirLock:
                 "--data-dir, or run a Qdrant server and set QDRANT_URL so several processes "
                 "can share it."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode(), 0)
+        if record_holder:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode(), 0)
         self._fd = fd
+        self._recorded = record_holder
 
     def release(self) -> None:
         if self._fd is not None:
             try:
-                os.ftruncate(self._fd, 0)
+                if self._recorded:
+                    os.ftruncate(self._fd, 0)
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
                 os.close(self._fd)

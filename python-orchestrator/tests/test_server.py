@@ -113,10 +113,10 @@ async def test_proxied_calls_and_progress(
         parsed = await srv.ok("parse", {"path": "pkg/util.py", "root": str(project)})
         assert [d["name"] for d in parsed["definitions"]] == ["add", "Greeter"]
 
-        progress: list[float] = []
+        seen: list[float] = []
 
-        async def on_progress(p: float, total: float | None, message: str | None) -> None:
-            progress.append(p)
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(progress)
 
         result = await srv.session.call_tool(
             "chunk",
@@ -124,10 +124,11 @@ async def test_proxied_calls_and_progress(
             progress_callback=on_progress,
         )
         assert not result.is_error, text(result)
-        chunks = result.structured_content["chunks"]  # type: ignore[index]
+        assert result.structured_content is not None
+        chunks = result.structured_content["chunks"]
         util = "".join(c["content"] for c in chunks if c["path"] == "pkg/util.py")
         assert util == (project / "pkg" / "util.py").read_text()
-        assert progress, "the Rust server's per-file progress did not reach the client"
+        assert seen, "the Rust server's per-file progress did not reach the client"
 
         outside = await srv.err("parse", {"path": "../../etc/passwd", "root": str(project)})
         assert "passwd" in outside

@@ -226,6 +226,17 @@ impl Planner<'_> {
             }
             return;
         }
+        // Code after a definition: the blank lines before it close the definition.
+        let mut start = start;
+        if follows_piece {
+            let lead = slice.len() - slice.trim_start().len();
+            if let Some(nl) = slice[..lead].rfind('\n') {
+                if let Some(last) = self.pieces.last_mut() {
+                    last.end = start + nl + 1;
+                }
+                start += nl + 1;
+            }
+        }
         self.windows(start, end, PieceKind::Gap(owner));
     }
 
@@ -278,11 +289,17 @@ fn is_closing_tail(trimmed: &str) -> bool {
     trimmed == "end" || (trimmed.len() <= 4 && trimmed.chars().all(|c| matches!(c, '}' | ')' | ']' | ';' | ',')))
 }
 
-/// Greedily merges runs of small neighbouring pieces that share an owner, up to the cap.
+/// Greedily merges runs of small neighbouring pieces that share an owner, up to the cap. Only
+/// code between definitions and one-line definitions (`type ID int`, a one-line getter) merge:
+/// a multi-line definition always stays a unit of its own, so a query about it finds it by name.
 fn merge_small(pieces: &[Piece], symbols: &[FlatSymbol], text: &str, max_chars: usize) -> Vec<Vec<Piece>> {
     let small = max_chars / 4;
     let size = |p: &Piece| text[p.start..p.end].chars().count();
-    let mergeable = |p: &Piece| matches!(p.kind, PieceKind::Def(_) | PieceKind::Gap(_));
+    let mergeable = |p: &Piece| match p.kind {
+        PieceKind::Gap(_) => true,
+        PieceKind::Def(_) => !text[p.start..p.end].trim().contains('\n'),
+        _ => false,
+    };
     let mut groups: Vec<Vec<Piece>> = Vec::new();
     let mut group_chars = 0;
     for piece in pieces {

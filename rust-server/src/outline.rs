@@ -315,7 +315,8 @@ impl Extractor<'_> {
         };
         let (start_byte, leading_doc) = self.extended_start(outer);
         let end_byte = outer.end_byte() + self.offset;
-        let signature = self.signature(node);
+        // Go's `type X struct` has its keyword on the wrapper, not on the `type_spec`.
+        let signature = self.signature(if self.lang == Language::Go && node.kind() == "type_spec" { outer } else { node });
         let docstring = match self.lang {
             Language::Python => rules::python_docstring(node, self.source).or(leading_doc),
             _ => leading_doc,

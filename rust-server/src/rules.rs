@@ -221,7 +221,7 @@ pub fn body_start(lang: Language, node: Node<'_>) -> Option<usize> {
     let field = match (lang, node.kind()) {
         (Language::Markdown, _) => return None,
         (Language::Ruby, _) => return None,
-        (Language::Go, "type_spec") => return None,
+        (Language::Go, "type_spec" | "type_declaration") => return None,
         (Language::Rust, "struct_item" | "enum_item" | "union_item" | "trait_item" | "impl_item" | "mod_item") => "body",
         (Language::Javascript | Language::Typescript | Language::Tsx, "lexical_declaration" | "variable_declaration") => {
             let mut cursor = node.walk();

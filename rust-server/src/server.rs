@@ -70,7 +70,15 @@ impl AstServer {
 
     /// The tools with their schemas, exactly as `tools/list` advertises them.
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
-        self.tool_router.list_all()
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|mut tool| {
+                tool.input_schema = Arc::new(portable(&tool.input_schema));
+                tool.output_schema = tool.output_schema.map(|s| Arc::new(portable(&s)));
+                tool
+            })
+            .collect()
     }
 
     #[tool(
@@ -137,8 +145,42 @@ impl AstServer {
     }
 }
 
+/// Drops schemars' non-standard integer/float `format`s (`uint`, `uint64`, `double`, …), which
+/// JSON Schema 2020-12 validators such as ajv warn about; `minimum: 0` already says unsigned.
+fn portable(schema: &rmcp::model::JsonObject) -> rmcp::model::JsonObject {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let numeric = map.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                    matches!(f, "uint" | "uint8" | "uint16" | "uint32" | "uint64" | "int" | "int8" | "int16" | "int32" | "int64" | "double" | "float")
+                });
+                if numeric {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::Value::Object(schema.clone());
+    walk(&mut value);
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("an object stays an object"),
+    }
+}
+
 #[tool_handler]
 impl ServerHandler for AstServer {
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, ErrorData> {
+        Ok(rmcp::model::ListToolsResult::with_all_items(self.tools()))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -167,7 +209,7 @@ impl ServerHandler for AstServer {
 /// Shared types whose schemas are published beside the tools' (see `codeloci-ast schema`).
 pub fn shared_type_schemas() -> Vec<(&'static str, serde_json::Value)> {
     fn schema<T: schemars::JsonSchema + 'static>() -> serde_json::Value {
-        serde_json::Value::Object(rmcp::handler::server::tool::schema_for_type::<T>().as_ref().clone())
+        serde_json::Value::Object(portable(&rmcp::handler::server::tool::schema_for_type::<T>()))
     }
     vec![
         ("file_entry", schema::<crate::scan::FileEntry>()),

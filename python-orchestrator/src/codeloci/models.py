@@ -248,7 +248,7 @@ def memory_unit_json_schema() -> dict[str, Any]:
     ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://codeloci.dev/schemas/memory_unit.schema.json",
+        "$id": "urn:codeloci:schema:memory_unit",
         **schema,
         "allOf": rules,
     }

@@ -8,8 +8,10 @@ Layout of one collection under the data directory::
 
 Read-only: every write method raises :class:`ReadOnlyStoreError` before touching the engine,
 and the engine only ever sees a private copy of the shard in a temporary directory (an empty
-one when the collection does not exist), so the data directory is never created or written. Writes are durable once the call returns (the shard's
-write-ahead log); segments are flushed on :meth:`EmbeddedStore.close`.
+one when the collection does not exist), so the data directory is never created or written.
+
+Writes are durable once the call returns (the shard's write-ahead log); segments are flushed
+on :meth:`EmbeddedStore.close`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,73 @@
+# codeloci task runner. `./dev setup` installs just itself into .venv; run recipes as
+# `.venv/bin/just RECIPE` or with .venv/bin on PATH.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+export PATH := justfile_directory() / ".venv/bin" + ":" + env_var("PATH")
+
+cargo_manifest := "rust-server/Cargo.toml"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install everything into .venv (same as ./dev setup).
+setup:
+    ./dev setup
+
+# The whole test suite: Rust, Python, end to end. CI runs this.
+test: test-rust test-python e2e
+
+# Rust: unit, golden, property and integration tests (real binary over stdio and HTTP).
+test-rust:
+    cargo nextest run --manifest-path {{cargo_manifest}} --no-fail-fast
+
+# Python: the orchestrator, driven over real stdio.
+test-python:
+    cd python-orchestrator && python -m pytest -q
+
+# End to end with real MCP clients nobody here wrote.
+e2e:
+    python -m pytest -q tests/e2e
+
+# Index this repository and answer a query about it (the quick-start demo).
+demo:
+    codeloci index . && codeloci find "where are chunks split at child boundaries"
+
+# Benchmarks; writes BENCHMARKS.md. `just bench --quick` for a short run.
+bench *ARGS:
+    python bench/run.py {{ARGS}}
+
+# Rust-only benchmark (scan and chunk against the anchors).
+bench-rust *ARGS:
+    python bench/run.py --only rust {{ARGS}}
+
+# Retrieval-quality evaluation (lexical, dense, fused).
+eval:
+    python bench/run.py --only quality
+
+# Serve the orchestrator over stdio.
+serve *ARGS:
+    codeloci serve {{ARGS}}
+
+# Index a repository.
+index PATH:
+    codeloci index {{PATH}}
+
+# Rebuild the retrieval gate's dataset and model (deterministic).
+train-gate:
+    cd python-orchestrator && python -m codeloci.gate.dataset && python -m codeloci.gate.train
+
+# Format everything.
+fmt:
+    cargo fmt --manifest-path {{cargo_manifest}}
+    cd python-orchestrator && ruff format src tests
+
+# Lint: clippy with warnings as errors, rustfmt check, ruff, mypy --strict.
+lint:
+    cargo fmt --manifest-path {{cargo_manifest}} --check
+    cargo clippy --manifest-path {{cargo_manifest}} --all-targets -- -D warnings
+    cd python-orchestrator && ruff check src tests && ruff format --check src tests && mypy --strict src
+
+# Regenerate shared-schemas/ from the Rust server (then review the diff).
+schemas:
+    cargo run -q --manifest-path {{cargo_manifest}} -- schema --write shared-schemas

@@ -1,0 +1,72 @@
+"""Settings precedence, project ids, and finding the Rust binary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codeloci.config import (
+    Settings,
+    default_data_dir,
+    find_rust_server,
+    project_id_for,
+    resolve_project_root,
+)
+
+
+def test_data_dir_precedence(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert default_data_dir() == Path.home() / ".local" / "share" / "codeloci"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir() == tmp_path / "xdg" / "codeloci"
+    monkeypatch.setenv("CODELOCI_DATA_DIR", str(tmp_path / "env"))
+    assert default_data_dir() == tmp_path / "env"
+    settings = Settings.from_sources(data_dir=tmp_path / "flag", project_root=tmp_path)
+    assert settings.data_dir == tmp_path / "flag"
+
+
+def test_env_flags(monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path) -> None:
+    s = Settings.from_sources(project_root=tmp_path)
+    assert not s.read_only and s.store_backend == "embedded" and s.session_ttl_seconds == 86400
+    monkeypatch.setenv("CODELOCI_READ_ONLY", "1")
+    monkeypatch.setenv("QDRANT_URL", "http://localhost:6333")
+    monkeypatch.setenv("QDRANT_API_KEY", "secret")
+    monkeypatch.setenv("CODELOCI_SESSION_TTL", "60")
+    s = Settings.from_sources(project_root=tmp_path)
+    assert s.read_only and s.store_backend == "server" and s.session_ttl_seconds == 60
+    assert "secret" not in repr(s)
+    with pytest.raises(ValueError, match="positive"):
+        Settings.from_sources(project_root=tmp_path, session_ttl_seconds=0)
+
+
+def test_project_root_is_git_toplevel(tmp_path: Path, clean_env: None) -> None:
+    repo = tmp_path / "repo"
+    (repo / "src" / "deep").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert resolve_project_root(cwd=repo / "src" / "deep") == repo.resolve()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert resolve_project_root(cwd=plain) == plain.resolve()
+    assert resolve_project_root(explicit=repo / "src") == (repo / "src").resolve()
+
+
+def test_project_ids_differ_and_are_stable(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert project_id_for(a) != project_id_for(b)
+    assert project_id_for(a) == project_id_for(tmp_path / "x" / ".." / "a")
+    assert project_id_for(a).startswith("p-") and len(project_id_for(a)) == 18
+
+
+def test_rust_server_lookup(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> None:
+    monkeypatch.setenv("CODELOCI_RUST_SERVER", "/opt/x/codeloci-ast --verbose")
+    assert find_rust_server() == ["/opt/x/codeloci-ast", "--verbose"]
+    assert find_rust_server("'/a b/ast'") == ["/a b/ast"]
+    monkeypatch.delenv("CODELOCI_RUST_SERVER")
+    found = find_rust_server()
+    if found is not None:  # dev checkout or PATH
+        assert os.access(found[0], os.X_OK)

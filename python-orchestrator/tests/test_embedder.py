@@ -1,0 +1,70 @@
+"""The default embedder: the real MiniLM model, offline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codeloci.embedder import (
+    MAX_TOKENS,
+    MINILM_DIM,
+    Embedder,
+    EmbedderError,
+    MiniLMEmbedder,
+)
+
+
+def test_shape_norm_and_determinism(embedder: MiniLMEmbedder) -> None:
+    assert isinstance(embedder, Embedder)
+    vectors = embedder.embed(["hello world", "", "x" * 10])
+    assert vectors.shape == (3, MINILM_DIM) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(embedder.embed(["hello world"])[0], vectors[0], atol=1e-6)
+    assert embedder.embed([]).shape == (0, MINILM_DIM)
+
+
+def test_semantic_neighbours(embedder: MiniLMEmbedder) -> None:
+    q, near, far = embedder.embed(
+        [
+            "how do I read a file from disk",
+            "open the file and read its contents",
+            "the weather in Paris is sunny",
+        ]
+    )
+    assert float(q @ near) > float(q @ far) + 0.3
+
+
+def test_batching_does_not_change_vectors(embedder: MiniLMEmbedder) -> None:
+    texts = ["short", "a somewhat longer sentence about parsing code", "def f(x): return x"]
+    batched = MiniLMEmbedder(batch_size=3, verify=False).embed(texts)
+    assert np.allclose(batched, embedder.embed(texts), atol=1e-4)
+
+
+def test_truncates_at_max_tokens(embedder: MiniLMEmbedder) -> None:
+    base = "token " * MAX_TOKENS
+    a, b = embedder.embed([base, base + "completely different tail " * 50])
+    assert np.allclose(a, b, atol=1e-5)
+
+
+def test_checksum_mismatch_is_refused(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.onnx"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(EmbedderError, match="expected 8199be6f"):
+        MiniLMEmbedder(bogus)
+
+
+def test_throughput_is_reported(
+    embedder: MiniLMEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chunks = [
+        f"def function_{i}(arg):\n    return arg * {i} + helper(arg, {i})\n" * 3 for i in range(60)
+    ]
+    start = time.perf_counter()
+    embedder.embed(chunks)
+    rate = len(chunks) / (time.perf_counter() - start)
+    with capsys.disabled():
+        print(f"\n[embedder] {rate:.0f} chunks/s (~60-token chunks, batch 1)")
+    assert rate > 5

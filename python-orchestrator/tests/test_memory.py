@@ -1,0 +1,204 @@
+"""The memory service on both store backends, with a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from codeloci.embedder import MiniLMEmbedder
+from codeloci.memory import MemoryError, MemoryService, apply_budget, memory_collection_spec
+from codeloci.models import (
+    MemoryDeleteInput,
+    MemoryFindInput,
+    MemoryHit,
+    MemoryListInput,
+    MemoryStoreInput,
+    MemoryUpdateInput,
+    RetrieveInput,
+    RetrieveSessionInput,
+)
+from codeloci.store import MemoryStore
+from codeloci.store.embedded import EmbeddedStore
+from codeloci.store.remote import RemoteStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PROJECT_A = "p-aaaaaaaaaaaaaaaa"
+PROJECT_B = "p-bbbbbbbbbbbbbbbb"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: MiniLMEmbedder
+) -> Iterator[MemoryStore]:
+    spec = memory_collection_spec(embedder)
+    if request.param == "embedded":
+        s: MemoryStore = EmbeddedStore(tmp_path, spec)
+    else:
+        s = RemoteStore(QdrantClient(":memory:"), spec)
+    yield s
+    s.close()
+
+
+def service(
+    store: MemoryStore,
+    embedder: MiniLMEmbedder,
+    clock: Clock,
+    project: str = PROJECT_A,
+    session: str = "s1",
+) -> MemoryService:
+    return MemoryService(
+        store,
+        embedder,
+        project_id=project,
+        session_id=session,
+        session_ttl_seconds=100,
+        clock=clock,
+    )
+
+
+def put(svc: MemoryService, content: str, level: str, **kw: object) -> str:
+    return svc.store_memory(
+        MemoryStoreInput.model_validate({"content": content, "level": level, **kw})
+    ).id
+
+
+def test_levels_projects_and_sessions_are_isolated(
+    store: MemoryStore, embedder: MiniLMEmbedder
+) -> None:
+    clock = Clock()
+    a1 = service(store, embedder, clock, PROJECT_A, "s1")
+    a2 = service(store, embedder, clock, PROJECT_A, "s2")
+    b = service(store, embedder, clock, PROJECT_B, "s1")
+    pref = put(a1, "prefer pytest over unittest", "USER_PREFERENCE")
+    fact_a = put(a1, "project A tests live in tests/", "PROJECT_CONTEXT")
+    fact_b = put(b, "project B tests live in spec/", "PROJECT_CONTEXT")
+    sess_a1 = put(a1, "running the tests now", "SESSION_STATE")
+
+    def ids(result: object) -> set[str]:
+        return {h.id for h in result.results}  # type: ignore[attr-defined]
+
+    query = MemoryFindInput(query="where are the tests", k=20)
+    assert ids(a1.find(query)) == {pref, fact_a, sess_a1}
+    assert ids(a2.find(query)) == {pref, fact_a}  # another session of the same project
+    assert ids(b.find(query)) == {pref, fact_b}
+    assert ids(a1.retrieve("PROJECT_CONTEXT", RetrieveInput(query="prefer pytest"))) == {fact_a}
+    assert ids(a1.retrieve("USER_PREFERENCE", RetrieveInput())) == {pref}
+    assert ids(a2.retrieve("SESSION_STATE", RetrieveSessionInput(session_id="s1"))) == {sess_a1}
+    assert ids(b.retrieve("SESSION_STATE", RetrieveSessionInput(session_id="s1"))) == set()
+    with pytest.raises(MemoryError, match="no memory with id"):
+        b.update_memory(MemoryUpdateInput(id=fact_a, content="overwritten"))
+    with pytest.raises(MemoryError, match="0 memories match"):
+        b.delete_memories(MemoryDeleteInput(ids=[fact_a], confirm=1))
+
+
+def test_ttl_expiry_and_purge(store: MemoryStore, embedder: MiniLMEmbedder) -> None:
+    clock = Clock()
+    svc = service(store, embedder, clock)
+    short = put(svc, "short", "SESSION_STATE")  # default TTL 100 s
+    long = put(svc, "long", "SESSION_STATE", ttl_seconds=1000)
+    clock.now += 99
+    assert {h.id for h in svc.list_memories(MemoryListInput()).results} == {short, long}
+    clock.now += 2
+    assert {h.id for h in svc.list_memories(MemoryListInput()).results} == {long}
+    assert [h.id for h in svc.find(MemoryFindInput(query="short")).results] == [long]
+    assert len(store.get([short])) == 1  # hidden, not yet purged
+    svc.purge_expired()
+    assert store.get([short]) == []
+    svc.update_memory(MemoryUpdateInput(id=long, ttl_seconds=60))
+    clock.now += 61
+    assert svc.list_memories(MemoryListInput()).results == []
+
+
+def test_update_reembeds_content(store: MemoryStore, embedder: MiniLMEmbedder) -> None:
+    svc = service(store, embedder, Clock())
+    mid = put(svc, "the cache uses redis", "PROJECT_CONTEXT", tags=["infra"])
+    svc.update_memory(MemoryUpdateInput(id=mid, content="the web server is nginx"))
+    hit = svc.find(MemoryFindInput(query="nginx web server", k=1)).results[0]
+    assert hit.id == mid and hit.content == "the web server is nginx"
+    assert hit.tags == ["infra"] and hit.score is not None and hit.score > 0.5
+    with pytest.raises(MemoryError, match="ttl_seconds: only SESSION_STATE"):
+        svc.update_memory(MemoryUpdateInput(id=mid, ttl_seconds=100))
+
+
+def test_delete_by_filter_requires_exact_confirm(
+    store: MemoryStore, embedder: MiniLMEmbedder
+) -> None:
+    svc = service(store, embedder, Clock())
+    keep = put(svc, "global", "USER_PREFERENCE")
+    for i in range(3):
+        put(svc, f"todo {i}", "PROJECT_CONTEXT", kind="todo")
+    put(svc, "a decision", "PROJECT_CONTEXT", kind="decision")
+    request = {"filter": {"levels": ["PROJECT_CONTEXT"], "kinds": ["todo"]}}
+    with pytest.raises(MemoryError, match="3 memories match but confirm is 2"):
+        svc.delete_memories(MemoryDeleteInput.model_validate({**request, "confirm": 2}))
+    assert (
+        svc.delete_memories(MemoryDeleteInput.model_validate({**request, "confirm": 3})).deleted
+        == 3
+    )
+    remaining = {h.content for h in svc.list_memories(MemoryListInput()).results}
+    assert remaining == {"global", "a decision"}
+    assert keep in {h.id for h in svc.list_memories(MemoryListInput()).results}
+
+
+def test_list_pagination_and_bad_cursor(store: MemoryStore, embedder: MiniLMEmbedder) -> None:
+    svc = service(store, embedder, Clock())
+    made = {put(svc, f"fact {i}", "PROJECT_CONTEXT") for i in range(7)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = svc.list_memories(MemoryListInput(limit=3, cursor=cursor))
+        seen += [h.id for h in page.results]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)
+    with pytest.raises(MemoryError, match="cursor"):
+        svc.list_memories(MemoryListInput(cursor="nonsense"))
+
+
+def test_retrieve_without_query_is_newest_first(
+    store: MemoryStore, embedder: MiniLMEmbedder
+) -> None:
+    clock = Clock()
+    svc = service(store, embedder, clock)
+    order = []
+    for i in range(4):
+        clock.now += 1
+        order.append(put(svc, f"pref {i}", "USER_PREFERENCE"))
+    got = svc.retrieve("USER_PREFERENCE", RetrieveInput(k=3)).results
+    assert [h.id for h in got] == order[::-1][:3]
+    assert all(h.score is None for h in got)
+
+
+def _hit(i: int, chars: int) -> MemoryHit:
+    return MemoryHit(
+        id=str(i),
+        content="x" * chars,
+        level="PROJECT_CONTEXT",
+        kind="note",
+        score=1.0,
+        tags=[],
+        source=None,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_apply_budget() -> None:
+    hits = [_hit(0, 400), _hit(1, 4000), _hit(2, 40)]  # 140, 1040, 50 tokens with overhead
+    kept, used, omitted = apply_budget(hits, 200)
+    assert [h.id for h in kept] == ["0", "2"] and used == 190 and omitted == 1
+    kept, used, omitted = apply_budget([_hit(0, 4000)], 100)
+    assert kept[0].content_truncated and len(kept[0].content) == 240 and used == 100

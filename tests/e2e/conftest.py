@@ -1,0 +1,34 @@
+"""Shared helpers of the end-to-end tests: real processes, real clients, nothing mocked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+NODE_BIN = E2E / "node_modules" / ".bin"
+FIXTURES = REPO / "rust-server" / "tests" / "fixtures"
+
+
+def require(path_or_name: str) -> str:
+    """The executable, or a failure that says how to install it (never a silent skip in CI)."""
+    found = shutil.which(path_or_name) if os.sep not in path_or_name else path_or_name
+    if not found or not Path(found).exists():
+        pytest.fail(f"{path_or_name} not found: run ./dev setup (it installs every client locally)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def ast_bin() -> str:
+    return require("codeloci-ast")
+
+
+@pytest.fixture(scope="session")
+def node_bin() -> Path:
+    if not NODE_BIN.exists():
+        pytest.fail("tests/e2e/node_modules missing: run ./dev setup (npm ci in tests/e2e)")
+    return NODE_BIN

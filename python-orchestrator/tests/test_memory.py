@@ -10,7 +10,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from codeloci.embedder import MiniLMEmbedder
-from codeloci.memory import MemoryError, MemoryService, apply_budget, memory_collection_spec
+from codeloci.memory import MemoryRequestError, MemoryService, apply_budget, memory_collection_spec
 from codeloci.models import (
     MemoryDeleteInput,
     MemoryFindInput,
@@ -97,9 +97,9 @@ def test_levels_projects_and_sessions_are_isolated(
     assert ids(a1.retrieve("USER_PREFERENCE", RetrieveInput())) == {pref}
     assert ids(a2.retrieve("SESSION_STATE", RetrieveSessionInput(session_id="s1"))) == {sess_a1}
     assert ids(b.retrieve("SESSION_STATE", RetrieveSessionInput(session_id="s1"))) == set()
-    with pytest.raises(MemoryError, match="no memory with id"):
+    with pytest.raises(MemoryRequestError, match="no memory with id"):
         b.update_memory(MemoryUpdateInput(id=fact_a, content="overwritten"))
-    with pytest.raises(MemoryError, match="0 memories match"):
+    with pytest.raises(MemoryRequestError, match="0 memories match"):
         b.delete_memories(MemoryDeleteInput(ids=[fact_a], confirm=1))
 
 
@@ -128,7 +128,7 @@ def test_update_reembeds_content(store: MemoryStore, embedder: MiniLMEmbedder) -
     hit = svc.find(MemoryFindInput(query="nginx web server", k=1)).results[0]
     assert hit.id == mid and hit.content == "the web server is nginx"
     assert hit.tags == ["infra"] and hit.score is not None and hit.score > 0.5
-    with pytest.raises(MemoryError, match="ttl_seconds: only SESSION_STATE"):
+    with pytest.raises(MemoryRequestError, match="ttl_seconds: only SESSION_STATE"):
         svc.update_memory(MemoryUpdateInput(id=mid, ttl_seconds=100))
 
 
@@ -141,7 +141,7 @@ def test_delete_by_filter_requires_exact_confirm(
         put(svc, f"todo {i}", "PROJECT_CONTEXT", kind="todo")
     put(svc, "a decision", "PROJECT_CONTEXT", kind="decision")
     request = {"filter": {"levels": ["PROJECT_CONTEXT"], "kinds": ["todo"]}}
-    with pytest.raises(MemoryError, match="3 memories match but confirm is 2"):
+    with pytest.raises(MemoryRequestError, match="3 memories match but confirm is 2"):
         svc.delete_memories(MemoryDeleteInput.model_validate({**request, "confirm": 2}))
     assert (
         svc.delete_memories(MemoryDeleteInput.model_validate({**request, "confirm": 3})).deleted
@@ -164,7 +164,7 @@ def test_list_pagination_and_bad_cursor(store: MemoryStore, embedder: MiniLMEmbe
         if cursor is None:
             break
     assert sorted(seen) == sorted(made)
-    with pytest.raises(MemoryError, match="cursor"):
+    with pytest.raises(MemoryRequestError, match="cursor"):
         svc.list_memories(MemoryListInput(cursor="nonsense"))
 
 

@@ -32,11 +32,43 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Time the library in-process for `just bench` (prints JSON).
+    #[command(hide = true)]
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Print the JSON Schemas of every tool input and output and of the shared types.
     Schema {
         /// Write one file per schema into this directory instead of printing.
         #[arg(long, value_name = "DIR")]
         write: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Chunk the files listed (one path per line) in FILE.
+    Chunk {
+        /// File with one path per line.
+        list: PathBuf,
+        /// Chunk cap in characters.
+        #[arg(long, default_value_t = 1500)]
+        max_chunk_chars: usize,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Timed repetitions.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+    /// Scan and hash a directory.
+    Scan {
+        /// The directory.
+        dir: PathBuf,
+        /// Timed repetitions after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
     },
 }
 
@@ -56,8 +88,20 @@ fn main() -> anyhow::Result<()> {
     };
     let roots = Roots::new(&roots).context("checking --root")?;
     let server = AstServer::new(roots);
-    if let Some(Command::Schema { write }) = cli.command {
-        return print_schemas(&server, write);
+    match cli.command {
+        Some(Command::Schema { write }) => return print_schemas(&server, write),
+        Some(Command::Bench { what }) => {
+            let report = match what {
+                BenchCommand::Chunk { list, max_chunk_chars, threads, repeat } => {
+                    let files: Vec<PathBuf> = std::fs::read_to_string(&list)?.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect();
+                    codeloci_ast::bench::chunk_files(&files, max_chunk_chars, threads, repeat)
+                }
+                BenchCommand::Scan { dir, repeat } => codeloci_ast::bench::scan_dir(&dir, repeat),
+            };
+            println!("{report}");
+            return Ok(());
+        }
+        None => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

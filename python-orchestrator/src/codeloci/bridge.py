@@ -129,7 +129,13 @@ class RustBridge:
         assert self._tg is not None
         if self._conn is not None:
             self._conn.stop.set()
-        return await self._tg.__aexit__(exc_type, exc, tb)
+        # The connection tasks handle their own errors; the body's exception (if any) must
+        # propagate as itself, not wrapped in an ExceptionGroup by the task group.
+        if exc is not None:
+            self._tg.cancel_scope.cancel()
+            await self._tg.__aexit__(None, None, None)
+            return None
+        return await self._tg.__aexit__(None, None, None)
 
     @property
     def command(self) -> list[str] | None:
@@ -196,8 +202,10 @@ class RustBridge:
             if not cursor:
                 return tools
 
-    async def ensure_started(self) -> _Connection:
-        """The live connection, starting or restarting the child as the policy allows."""
+    async def ensure_started(self, *, wait: bool = True) -> _Connection:
+        """The live connection, starting or restarting the child as the policy allows.
+
+        ``wait=False`` fails at once instead of sleeping out the back-off (for tools/list)."""
         async with self._lock:
             if self._conn is not None and not self._conn.dead:
                 return self._conn
@@ -211,15 +219,19 @@ class RustBridge:
             if self._ever_started or self._last_error is not None:
                 self._restarts = [t for t in self._restarts if now - t < self._restart_window]
                 if len(self._restarts) >= self._max_restarts:
-                    wait = self._restart_window - (now - self._restarts[0])
+                    retry_in = self._restart_window - (now - self._restarts[0])
                     raise RustServerUnavailable(
                         f"Rust server unavailable: codeloci-ast failed {len(self._restarts)} "
                         f"times in {self._restart_window:.0f}s (last error: {self._last_error}). "
-                        f"Retrying in {wait:.0f}s; run `codeloci doctor` to diagnose."
+                        f"Retrying in {retry_in:.0f}s; run `codeloci doctor` to diagnose."
                     )
                 delay = min(self._backoff_max, self._backoff_base * 2 ** len(self._restarts))
                 pause = self._last_failure + delay - now
                 if pause > 0:
+                    if not wait:
+                        raise RustServerUnavailable(
+                            f"Rust server unavailable: restarting after {self._last_error}"
+                        )
                     await anyio.sleep(pause)
                 self._restarts.append(time.monotonic())
             assert self._tg is not None, "use RustBridge as an async context manager"

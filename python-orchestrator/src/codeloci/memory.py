@@ -61,7 +61,7 @@ from codeloci.store import (
 __all__ = [
     "MEMORY_COLLECTION",
     "RESULT_OVERHEAD_TOKENS",
-    "MemoryError",
+    "MemoryRequestError",
     "MemoryService",
     "memory_collection_spec",
 ]
@@ -80,7 +80,7 @@ KEYWORD_FIELDS = ("context_level", "project", "kind", "path", "session_id", "tag
 FLOAT_FIELDS = ("expires_at_ts", "updated_at_ts")
 
 
-class MemoryError(ValueError):
+class MemoryRequestError(ValueError):
     """A request the service refuses; the message is shown to the caller."""
 
 
@@ -97,6 +97,17 @@ def memory_collection_spec(embedder: Embedder) -> CollectionSpec:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def _hit_models(hits: list[Hit], *, ranked: bool) -> list[MemoryHit]:
+    """Hits as result models; points whose payload is not a memory are skipped (logged)."""
+    models = []
+    for hit in hits:
+        try:
+            models.append(_hit_model(hit, ranked=ranked))
+        except (KeyError, ValueError) as exc:
+            log.warning("skipping point %s: its payload is not a memory (%s)", hit.id, exc)
+    return models
 
 
 def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
@@ -256,11 +267,11 @@ class MemoryService:
         now = self._clock()
         found = self.store.get([inp.id])
         if not found or not self._visible(found[0], now):
-            raise MemoryError(f"no memory with id {inp.id} is visible from this project")
+            raise MemoryRequestError(f"no memory with id {inp.id} is visible from this project")
         hit = found[0]
         payload = dict(hit.payload)
         if inp.ttl_seconds is not None and payload["context_level"] != "SESSION_STATE":
-            raise MemoryError("ttl_seconds: only SESSION_STATE memories expire")
+            raise MemoryRequestError("ttl_seconds: only SESSION_STATE memories expire")
         fields = inp.model_fields_set
         if "content" in fields and inp.content is not None:
             payload["content"] = inp.content
@@ -288,7 +299,7 @@ class MemoryService:
             assert inp.filter is not None
             ids = self._ids_matching(inp.filter, now)
         if len(ids) != inp.confirm:
-            raise MemoryError(
+            raise MemoryRequestError(
                 f"confirm: {len(ids)} memories match but confirm is {inp.confirm}; nothing was "
                 f"deleted. Call again with confirm={len(ids)} to delete them."
             )
@@ -303,7 +314,9 @@ class MemoryService:
             page, offset = self.store.scroll(flt=store_filter, limit=256, offset=offset)
             ids.extend(h.id for h in page)
             if len(ids) > MAX_DELETE:
-                raise MemoryError(f"filter: more than {MAX_DELETE} memories match; narrow it")
+                raise MemoryRequestError(
+                    f"filter: more than {MAX_DELETE} memories match; narrow it"
+                )
             if offset is None:
                 return ids
 
@@ -329,7 +342,7 @@ class MemoryService:
             if offset is None:
                 break
         hits.sort(key=lambda h: float(h.payload.get("updated_at_ts") or 0), reverse=True)
-        models = [_hit_model(h, ranked=False) for h in hits[: inp.k]]
+        models = _hit_models(hits[: inp.k], ranked=False)
         kept, used, omitted = apply_budget(models, inp.token_budget)
         return FindResult(
             results=kept, tokens_used=used, token_budget=inp.token_budget, omitted=omitted
@@ -345,7 +358,7 @@ class MemoryService:
         now = self._clock()
         flt = self._filter(levels, inp.filters, session_id, now)
         hits = self.store.search(self._vector(query), limit=inp.k, flt=flt, exact=True)
-        models = [_hit_model(h, ranked=True) for h in hits]
+        models = _hit_models(hits, ranked=True)
         kept, used, omitted = apply_budget(models, inp.token_budget)
         return FindResult(
             results=kept, tokens_used=used, token_budget=inp.token_budget, omitted=omitted
@@ -357,11 +370,9 @@ class MemoryService:
             try:
                 cursor = str(uuid.UUID(inp.cursor))
             except ValueError:
-                raise MemoryError("cursor: not a cursor returned by memory_list") from None
+                raise MemoryRequestError("cursor: not a cursor returned by memory_list") from None
         else:
             cursor = None
         flt = self._filter(inp.levels, inp.filters, inp.session_id, now)
         page, next_offset = self.store.scroll(flt=flt, limit=inp.limit, offset=cursor)
-        return ListResult(
-            results=[_hit_model(h, ranked=False) for h in page], next_cursor=next_offset
-        )
+        return ListResult(results=_hit_models(page, ranked=False), next_cursor=next_offset)

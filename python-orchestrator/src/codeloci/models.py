@@ -26,7 +26,6 @@ Token counts are estimated as ``ceil(characters / CHARS_PER_TOKEN)`` with ``CHAR
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
@@ -56,6 +55,7 @@ __all__ = [
     "MIN_TTL_SECONDS",
     "UNTRUSTED_NOTICE",
     "ContextLevel",
+    "DeleteFilter",
     "DeleteResult",
     "FindResult",
     "Kind",
@@ -433,9 +433,3 @@ class StoreResult(BaseModel):
 class DeleteResult(BaseModel):
     deleted: int
     ids: list[str]
-
-
-def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema as an MCP ``outputSchema`` (object at the top level)."""
-    schema = model.model_json_schema()
-    return json.loads(json.dumps(schema))  # type: ignore[no-any-return]

@@ -32,7 +32,7 @@ from codeloci.app import AppContext, StoreOpener, app_context
 from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
-from codeloci.memory import MemoryError
+from codeloci.memory import MemoryRequestError
 from codeloci.models import (
     DeleteResult,
     FindResult,
@@ -198,7 +198,7 @@ class _Handlers:
         app = ctx.lifespan_context
         if not app.bridge.tools:
             try:
-                await app.bridge.ensure_started()
+                await app.bridge.ensure_started(wait=False)
             except BridgeError as exc:
                 log.warning("listing without the Rust tools: %s", exc)
         own = self.registry.listed(read_only=app.settings.read_only)
@@ -236,7 +236,7 @@ class _Handlers:
             return error_result(format_validation_error(spec.name, exc))
         try:
             return model_result(await spec.handler(app, args, ctx))
-        except (ToolError, MemoryError, StoreError, BridgeError) as exc:
+        except (ToolError, MemoryRequestError, StoreError, BridgeError) as exc:
             return error_result(f"{spec.name} failed: {exc}")
         except Exception as exc:
             log.exception("%s raised", spec.name)

@@ -291,7 +291,7 @@ async def test_memory_levels_isolation_and_persistence(
 async def test_session_state_expires_and_is_purged(
     project: Path, data: Path, rust_server: list[str]
 ) -> None:
-    async with serve(data, project, rust_server, "--session-ttl", "2") as srv:
+    async with serve(data, project, rust_server, "--session-ttl", "4") as srv:
         short = await srv.ok("memory_store", {"content": "short lived", "level": "SESSION_STATE"})
         long = await srv.ok(
             "memory_store",
@@ -299,7 +299,7 @@ async def test_session_state_expires_and_is_purged(
         )
         state = await srv.ok("retrieve_session_state", {})
         assert {r["id"] for r in state["results"]} == {short["id"], long["id"]}
-        await anyio.sleep(2.5)
+        await anyio.sleep(4.5)
         state = await srv.ok("retrieve_session_state", {"query": "short lived"})
         assert [r["id"] for r in state["results"]] == [long["id"]]
         listed = await srv.ok("memory_list", {"levels": ["SESSION_STATE"]})

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::language::Language;
 use crate::limits::MAX_CALLS_PER_CHUNK;
 use crate::outline::{Analysis, FlatSymbol};
+use crate::secrets::Redaction;
 use crate::text::{hash_hex, LineIndex};
 
 /// One semantic unit of a file.
@@ -59,6 +60,8 @@ pub struct Chunk {
     pub calls: Vec<String>,
     /// Markdown front matter as flat `key: value` pairs, on every chunk of the file.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Secrets replaced in `content` by `[REDACTED:kind]` (byte ranges in the file).
+    pub redactions: Vec<Redaction>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -395,6 +398,7 @@ fn build_chunk(
         content_hash,
         calls: calls_inside(&analysis.calls, start, end),
         metadata: metadata.clone(),
+        redactions: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod outline;
 pub mod paths;
 pub mod rules;
 pub mod scan;
+pub mod secrets;
 pub mod server;
 pub mod text;
 pub mod tools;

@@ -18,6 +18,7 @@ use crate::limits::*;
 use crate::outline::{analyze, outline, Outline};
 use crate::paths::{relative_string, Resolved, Roots};
 use crate::scan::{scan, PreviousEntry, ScanOptions, ScanResult};
+use crate::secrets;
 use crate::text::{decode, hash_hex};
 
 /// Arguments of `scan`.
@@ -65,6 +66,10 @@ pub struct ChunkArgs {
     /// Largest chunk in characters (default 1500, from 200 to 20000). Definitions larger than
     /// this split at their children's boundaries, then at line boundaries.
     pub max_chunk_chars: Option<usize>,
+    /// Replace secrets (keys, tokens, passwords, private-key blocks) in `content` with
+    /// `[REDACTED:kind]` markers and list them in `redactions` (default true). Byte and line
+    /// ranges always refer to the file on disk.
+    pub redact_secrets: Option<bool>,
 }
 
 /// Per-file summary of a `chunk` call.
@@ -80,6 +85,8 @@ pub struct ChunkedFile {
     pub bytes: usize,
     /// blake3 of the file, hex (the same as `scan` reports).
     pub hash: String,
+    /// Secrets redacted in this file's chunks.
+    pub redactions: usize,
 }
 
 /// A file that could not be chunked; the other files of the call are unaffected.
@@ -203,6 +210,7 @@ pub fn run_chunk(
     on_file: &(dyn Fn(&str) + Sync),
 ) -> Result<ChunkResult> {
     let max = check_chunk_args(args)?;
+    let redact = args.redact_secrets.unwrap_or(true);
     let base = resolve_base(roots, args.root.as_deref())?;
     let per_file: Vec<std::result::Result<(ChunkedFile, Vec<Chunk>), FileError>> = args
         .paths
@@ -211,7 +219,7 @@ pub fn run_chunk(
             if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Err(FileError { path: path.clone(), error: Error::Cancelled.to_string() });
             }
-            let result = chunk_one(roots, base.as_ref(), path, max, cancel)
+            let result = chunk_one(roots, base.as_ref(), path, max, redact, cancel)
                 .map_err(|e| FileError { path: path.clone(), error: e.to_string() });
             on_file(path);
             result
@@ -247,6 +255,7 @@ fn chunk_one(
     base: Option<&Resolved>,
     path: &str,
     max: usize,
+    redact: bool,
     cancel: Option<&AtomicBool>,
 ) -> Result<(ChunkedFile, Vec<Chunk>)> {
     let file = resolve_file(roots, path, base)?;
@@ -254,15 +263,35 @@ fn chunk_one(
     let text = read_text(&file.absolute, &rel)?;
     let lang = Language::detect(&file.absolute);
     let analysis = analyze(lang, &text, &rel, cancel)?;
-    let chunks = chunk_text(&rel, lang, &text, &analysis, max);
+    let mut chunks = chunk_text(&rel, lang, &text, &analysis, max);
+    let redactions = if redact { redact_chunks(&text, &mut chunks) } else { 0 };
     let summary = ChunkedFile {
         path: rel,
         language: lang,
         chunks: chunks.len(),
         bytes: text.len(),
         hash: hash_hex(text.as_bytes()),
+        redactions,
     };
     Ok((summary, chunks))
+}
+
+/// Replaces secrets in the chunks' content (found once over the whole file, so a key block
+/// split across chunks is still caught); returns how many were redacted.
+fn redact_chunks(text: &str, chunks: &mut [Chunk]) -> usize {
+    let found = secrets::find(text);
+    if found.is_empty() {
+        return 0;
+    }
+    for chunk in chunks.iter_mut() {
+        let (content, hit) = secrets::redact_range(text, chunk.start_byte, chunk.end_byte, &found);
+        if !hit.is_empty() {
+            chunk.content_hash = hash_hex(content.as_bytes());
+            chunk.content = content;
+            chunk.redactions = hit;
+        }
+    }
+    found.len()
 }
 
 fn resolve_base(roots: &Roots, root: Option<&str>) -> Result<Option<Resolved>> {

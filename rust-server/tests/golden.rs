@@ -2,11 +2,11 @@
 //! check by eye. Regenerate the golden files with `UPDATE_GOLDEN=1 cargo test --test golden`
 //! and review the diff: the explicit table below must still hold.
 
-mod common_fixtures;
+mod support;
 
 use codeloci_ast::language::Language;
 use codeloci_ast::outline::{analyze, outline, Symbol};
-use common_fixtures::{assert_tiles, chunk_file, fixtures};
+use support::{assert_tiles, chunk_file, fixtures};
 use serde_json::json;
 
 const FIXTURES: &[&str] = &[

@@ -337,3 +337,28 @@ fn progress_is_reported_per_file_and_cancellation_keeps_the_server_alive() {
     assert_eq!(structured(&r)["definitions"][0]["name"], "a");
     assert!(raw.alive());
 }
+
+#[test]
+fn secrets_are_redacted_from_chunks_by_default() {
+    let tree = Tree::new();
+    let root = tree.root();
+    std::fs::write(
+        root.join("settings.py"),
+        "AWS_KEY = 'AKIAIOSFODNN7EXAMPLE'\nDB = 'postgres://app:S3cr3tP4ss@db:5432/app'\n\n\ndef connect():\n    return DB\n",
+    )
+    .unwrap();
+    let mut raw = Raw::spawn(&[&root]);
+    let r = raw.call(1, "chunk", json!({"paths": ["settings.py"]}));
+    let out = structured(&r);
+    let text: String = out["chunks"].as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
+    assert!(!text.contains("AKIAIOSFODNN7EXAMPLE") && !text.contains("S3cr3tP4ss"), "{text}");
+    assert!(text.contains("[REDACTED:aws_access_key_id]") && text.contains("postgres://app:[REDACTED:connection_string_password]@db"));
+    assert_eq!(out["files"][0]["redactions"], 2);
+    let first = &out["chunks"][0];
+    assert_eq!(first["redactions"][0]["kind"], "aws_access_key_id");
+    // Ranges still refer to the file on disk.
+    assert_eq!(first["redactions"][0]["start_byte"], 11);
+    let r = raw.call(2, "chunk", json!({"paths": ["settings.py"], "redact_secrets": false}));
+    let raw_text: String = structured(&r)["chunks"].as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
+    assert_eq!(raw_text, std::fs::read_to_string(root.join("settings.py")).unwrap());
+}

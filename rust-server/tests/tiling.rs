@@ -1,12 +1,12 @@
 //! Property: for any text in any language and any cap, the chunks tile the text exactly, every
 //! chunk's trimmed text is within the cap (+4 for a closing brace), and ids are unique.
 
-mod common_fixtures;
+mod support;
 
 use codeloci_ast::chunk::chunk_text;
 use codeloci_ast::language::Language;
 use codeloci_ast::outline::analyze;
-use common_fixtures::{assert_tiles, fixtures};
+use support::{assert_tiles, fixtures};
 use proptest::prelude::*;
 
 fn fixture_pieces() -> Vec<(Language, Vec<String>)> {

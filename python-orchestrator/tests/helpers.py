@@ -66,11 +66,15 @@ async def serve(
     rust: list[str] | None,
     *extra: str,
     env: Mapping[str, str] | None = None,
+    gate: bool = False,
 ) -> AsyncIterator[Served]:
+    """``gate=False`` (the default) turns the retrieval gate off, so tests of memory semantics
+    do not depend on which queries the gate would skip; the gate's own tests pass ``gate=True``."""
+    gate_env = {} if gate else {"CODELOCI_GATE_ENABLED": "0"}
     params = StdioServerParameters(
         command=sys.executable,
         args=serve_args(data_dir, project, rust, *extra),
-        env={"CODELOCI_LOG_LEVEL": "INFO", **(env or {})},
+        env={"CODELOCI_LOG_LEVEL": "INFO", **gate_env, **(env or {})},
         cwd=str(project),
     )
     with tempfile.TemporaryFile("w+") as log:

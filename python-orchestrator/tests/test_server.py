@@ -31,6 +31,8 @@ MEMORY_TOOLS = {
 }
 WRITE_TOOLS = {"memory_store", "memory_update", "memory_delete"}
 RUST_TOOLS = {"scan", "parse", "chunk"}
+#: Read-only tools registered beside the memory tools (gate, indexing).
+OTHER_TOOLS = {"gate_stats"}
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def test_tools_list_snapshot(project: Path, data: Path, rust_server: list[str]) 
     """Our own tools' wire JSON equals the checked-in snapshot (UPDATE_SNAPSHOTS=1 rewrites)."""
     cmd = [sys.executable, *serve_args(data, project, rust_server)]
     listed = raw_tools_list(cmd, project)["tools"]
-    assert {t["name"] for t in listed} == MEMORY_TOOLS | RUST_TOOLS
+    assert {t["name"] for t in listed} == MEMORY_TOOLS | RUST_TOOLS | OTHER_TOOLS
     own = _own_tools(listed)
     path = SNAPSHOTS / "tools_list.json"
     rendered = json.dumps(own, indent=2, sort_keys=True) + "\n"
@@ -97,7 +99,7 @@ def test_read_only_hides_and_refuses_writes(
     for flags, env in ((["--read-only"], {}), ([], {"CODELOCI_READ_ONLY": "1"})):
         cmd = [sys.executable, *serve_args(data, project, rust_server, *flags)]
         names = {t["name"] for t in raw_tools_list(cmd, project, env)["tools"]}
-        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS
+        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS | OTHER_TOOLS
 
 
 # ----------------------------------------------------------------------------- proxying
@@ -171,7 +173,7 @@ async def test_rust_child_killed_mid_call_then_recovers(
 async def test_rust_server_missing_memory_still_works(project: Path, data: Path) -> None:
     async with serve(data, project, ["/nonexistent/codeloci-ast"]) as srv:
         tools = await srv.session.list_tools()
-        assert {t.name for t in tools.tools} == MEMORY_TOOLS
+        assert {t.name for t in tools.tools} == MEMORY_TOOLS | OTHER_TOOLS
         message = await srv.err("scan", {"root": str(project)})
         assert message.startswith("Rust server unavailable")
         await srv.ok("memory_store", {"content": "works without Rust", "level": "PROJECT_CONTEXT"})
@@ -489,7 +491,7 @@ def test_http_transport_lists_tools(project: Path, data: Path, rust_server: list
                     return {t.name for t in tools.tools}
 
         names = anyio.run(run)
-        assert names == MEMORY_TOOLS | RUST_TOOLS
+        assert names == MEMORY_TOOLS | RUST_TOOLS | OTHER_TOOLS
     finally:
         proc.send_signal(signal.SIGINT)
         try:

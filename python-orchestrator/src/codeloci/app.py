@@ -12,6 +12,8 @@ import anyio.to_thread
 from codeloci.bridge import RustBridge
 from codeloci.config import Settings
 from codeloci.embedder import Embedder, default_embedder
+from codeloci.gate import Gate
+from codeloci.gating import build_gate
 from codeloci.memory import MemoryService, memory_collection_spec
 from codeloci.store import MemoryStore, StoreError, open_store
 
@@ -50,6 +52,7 @@ class AppContext:
         self._store_opener = store_opener
         self._memory: MemoryService | None = None
         self._lock = anyio.Lock()
+        self.gate: Gate = build_gate(settings)
 
     def _open(self) -> MemoryService:
         store = self._store_opener(self.settings, self.embedder)

@@ -41,6 +41,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"default SESSION_STATE time to live (default {DEFAULT_SESSION_TTL_SECONDS})",
     )
+    parser.add_argument(
+        "--gate-threshold",
+        type=float,
+        metavar="P",
+        help="retrieval gate threshold in [0, 1] (CODELOCI_GATE_THRESHOLD; default: trained)",
+    )
+    parser.add_argument(
+        "--no-gate",
+        dest="gate_enabled",
+        action="store_const",
+        const=False,
+        default=None,
+        help="retrieve on every search (CODELOCI_GATE_ENABLED=0)",
+    )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (stderr)")
 
 
@@ -52,6 +66,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         read_only=args.read_only,
         session_id=args.session_id,
         session_ttl_seconds=args.session_ttl,
+        gate_threshold=args.gate_threshold,
+        gate_enabled=args.gate_enabled,
     )
 
 

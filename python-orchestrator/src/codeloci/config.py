@@ -137,6 +137,8 @@ class Settings:
     qdrant_api_key: str | None = field(default=None, repr=False)
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
+    gate_threshold: float | None = None
+    gate_enabled: bool | None = None
 
     @property
     def project_id(self) -> str:
@@ -156,6 +158,8 @@ class Settings:
         read_only: bool = False,
         session_id: str | None = None,
         session_ttl_seconds: int | None = None,
+        gate_threshold: float | None = None,
+        gate_enabled: bool | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -173,4 +177,6 @@ class Settings:
             qdrant_api_key=os.environ.get("QDRANT_API_KEY") or None,
             session_id=session_id or os.environ.get("CODELOCI_SESSION_ID") or str(uuid.uuid4()),
             session_ttl_seconds=ttl or DEFAULT_SESSION_TTL_SECONDS,
+            gate_threshold=gate_threshold,
+            gate_enabled=gate_enabled,
         )

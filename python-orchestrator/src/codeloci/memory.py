@@ -24,10 +24,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from codeloci import secrets
 from codeloci.embedder import Embedder
 from codeloci.models import (
     CHARS_PER_TOKEN,
     CONTEXT_LEVELS,
+    MAX_CONTENT_CHARS,
+    MAX_PATH_CHARS,
+    MAX_SYMBOL_CHARS,
     ContextLevel,
     DeleteFilter,
     DeleteResult,
@@ -127,6 +131,50 @@ def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
     )
 
 
+class _Scrubber:
+    """Redacts secrets (:mod:`codeloci.secrets`) from a memory's text fields before anything is
+    embedded or stored, counting them per kind. A tag holding a secret becomes
+    ``redacted:KIND``; a field that the markers push over its limit is refused."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def text(self, field: str, value: str, limit: int) -> str:
+        out, found = secrets.redact(value)
+        if found:
+            secrets.count_kinds(found, self.counts)
+            if len(out) > limit:
+                raise MemoryRequestError(
+                    f"{field}: {len(found)} secret(s) replaced by [REDACTED:kind] markers make "
+                    f"it {len(out)} characters, over the limit {limit}; shorten it"
+                )
+        return out
+
+    def tags(self, tags: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for tag in tags:
+            found = secrets.find(tag)
+            if found:
+                secrets.count_kinds(found, self.counts)
+                tag = f"redacted:{found[0].kind}"
+            if tag not in out:
+                out.append(tag)
+        return out
+
+    def source(self, source: Source | None) -> dict[str, Any] | None:
+        if source is None:
+            return None
+        data = source.model_dump(exclude_none=True)
+        data["path"] = self.text("source.path", data["path"], MAX_PATH_CHARS)
+        if "symbol" in data:
+            data["symbol"] = self.text("source.symbol", data["symbol"], MAX_SYMBOL_CHARS)
+        return data
+
+    def log(self, memory_id: str) -> None:
+        if self.counts:
+            log.info("memory %s: redacted secrets %s", memory_id, self.counts)
+
+
 def apply_budget(hits: list[MemoryHit], budget: int) -> tuple[list[MemoryHit], int, int]:
     """Keep hits in rank order while they fit ``budget``; returns (kept, tokens used, omitted)."""
     kept: list[MemoryHit] = []
@@ -224,15 +272,17 @@ class MemoryService:
         self.purge_expired()
         now = self._clock()
         level = inp.level
+        scrub = _Scrubber()
+        source = scrub.source(inp.source)
         payload: dict[str, Any] = {
-            "content": inp.content,
+            "content": scrub.text("content", inp.content, MAX_CONTENT_CHARS),
             "context_level": level,
             "kind": inp.kind,
             "project": None if level == "USER_PREFERENCE" else self.project_id,
             "session_id": None,
-            "tags": list(inp.tags),
-            "source": inp.source.model_dump(exclude_none=True) if inp.source else None,
-            "path": inp.source.path if inp.source else None,
+            "tags": scrub.tags(inp.tags),
+            "source": source,
+            "path": source["path"] if source else None,
             "created_at": _iso(now),
             "updated_at": _iso(now),
             "created_at_ts": now,
@@ -246,11 +296,14 @@ class MemoryService:
             payload["expires_at"] = _iso(expires)
             payload["expires_at_ts"] = expires
         memory_id = str(uuid.uuid4())
-        self.store.upsert([PointIn(memory_id, self._vector(inp.content), payload)])
-        return self._store_result(memory_id, payload)
+        self.store.upsert([PointIn(memory_id, self._vector(payload["content"]), payload)])
+        scrub.log(memory_id)
+        return self._store_result(memory_id, payload, scrub.counts)
 
     @staticmethod
-    def _store_result(memory_id: str, payload: dict[str, Any]) -> StoreResult:
+    def _store_result(
+        memory_id: str, payload: dict[str, Any], redactions: dict[str, int]
+    ) -> StoreResult:
         return StoreResult(
             id=memory_id,
             level=payload["context_level"],
@@ -260,6 +313,7 @@ class MemoryService:
             created_at=payload["created_at"],
             updated_at=payload["updated_at"],
             expires_at=payload.get("expires_at"),
+            redactions=redactions,
         )
 
     def update_memory(self, inp: MemoryUpdateInput) -> StoreResult:
@@ -273,22 +327,24 @@ class MemoryService:
         if inp.ttl_seconds is not None and payload["context_level"] != "SESSION_STATE":
             raise MemoryRequestError("ttl_seconds: only SESSION_STATE memories expire")
         fields = inp.model_fields_set
+        scrub = _Scrubber()
         if "content" in fields and inp.content is not None:
-            payload["content"] = inp.content
+            payload["content"] = scrub.text("content", inp.content, MAX_CONTENT_CHARS)
         if "kind" in fields and inp.kind is not None:
             payload["kind"] = inp.kind
         if "tags" in fields and inp.tags is not None:
-            payload["tags"] = list(inp.tags)
+            payload["tags"] = scrub.tags(inp.tags)
         if "source" in fields:
-            payload["source"] = inp.source.model_dump(exclude_none=True) if inp.source else None
-            payload["path"] = inp.source.path if inp.source else None
+            payload["source"] = scrub.source(inp.source)
+            payload["path"] = payload["source"]["path"] if payload["source"] else None
         if inp.ttl_seconds is not None:
             payload["expires_at_ts"] = now + inp.ttl_seconds
             payload["expires_at"] = _iso(now + inp.ttl_seconds)
         payload["updated_at"] = _iso(now)
         payload["updated_at_ts"] = now
         self.store.upsert([PointIn(hit.id, self._vector(payload["content"]), payload)])
-        return self._store_result(hit.id, payload)
+        scrub.log(hit.id)
+        return self._store_result(hit.id, payload, scrub.counts)
 
     def delete_memories(self, inp: MemoryDeleteInput) -> DeleteResult:
         self.purge_expired()

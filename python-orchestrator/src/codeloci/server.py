@@ -32,6 +32,7 @@ from codeloci.app import AppContext, StoreOpener, app_context
 from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
+from codeloci.gating import gated, register_gate_tools
 from codeloci.memory import MemoryRequestError
 from codeloci.models import (
     DeleteResult,
@@ -150,17 +151,24 @@ def _spec(name: str, inp: type[BaseModel], out: type[BaseModel], fn: Any, **kw: 
 def register_memory_tools(registry: ToolRegistry) -> None:
     add = registry.add
     add(_spec("memory_store", MemoryStoreInput, StoreResult, _memory_store, writes=True))
-    add(_spec("memory_find", MemoryFindInput, FindResult, _memory_find))
+    add(_spec("memory_find", MemoryFindInput, FindResult, gated(_memory_find)))
     add(_spec("memory_update", MemoryUpdateInput, StoreResult, _memory_update, writes=True))
     add(_spec("memory_delete", MemoryDeleteInput, DeleteResult, _memory_delete, writes=True))
     add(_spec("memory_list", MemoryListInput, ListResult, _memory_list))
-    add(_spec("retrieve_preferences", RetrieveInput, FindResult, _retrieve_preferences))
-    add(_spec("retrieve_project_facts", RetrieveInput, FindResult, _retrieve_project_facts))
-    add(_spec("retrieve_session_state", RetrieveSessionInput, FindResult, _retrieve_session_state))
+    add(_spec("retrieve_preferences", RetrieveInput, FindResult, gated(_retrieve_preferences)))
+    add(_spec("retrieve_project_facts", RetrieveInput, FindResult, gated(_retrieve_project_facts)))
+    add(
+        _spec(
+            "retrieve_session_state",
+            RetrieveSessionInput,
+            FindResult,
+            gated(_retrieve_session_state),
+        )
+    )
 
 
 #: Functions that add tools to the registry; another module appends one line here.
-REGISTRATIONS: list[Callable[[ToolRegistry], None]] = [register_memory_tools]
+REGISTRATIONS: list[Callable[[ToolRegistry], None]] = [register_memory_tools, register_gate_tools]
 
 
 def build_registry() -> ToolRegistry:

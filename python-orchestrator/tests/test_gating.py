@@ -1,0 +1,93 @@
+"""The retrieval gate inside the real server: skipped searches, force, disabled, stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import serve
+
+pytestmark = pytest.mark.anyio
+
+GENERAL = "what is a python decorator and how does it work in general?"
+SPECIFIC = "what did we decide about the naming convention for our test files?"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "app.py").write_text("def run():\n    return 1\n")
+    return root
+
+
+async def _seed(s: object) -> None:
+    await s.ok(  # type: ignore[attr-defined]
+        "memory_store",
+        {
+            "content": "We name test files test_<module>.py and keep them beside the code.",
+            "level": "PROJECT_CONTEXT",
+            "kind": "decision",
+        },
+    )
+
+
+async def test_general_question_is_gated_and_force_bypasses(
+    tmp_path: Path, project: Path, rust_server: list[str]
+) -> None:
+    async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
+        await _seed(s)
+        skipped = await s.ok("memory_find", {"query": GENERAL})
+        assert skipped["results"] == []
+        assert skipped["gate"]["retrieve"] is False
+        assert skipped["gate"]["score"] < skipped["gate"]["threshold"]
+        assert "general" in skipped["gate"]["reason"]
+
+        forced = await s.ok("memory_find", {"query": GENERAL, "force": True})
+        assert forced["gate"] == {
+            "retrieve": True,
+            "score": 1.0,
+            "threshold": forced["gate"]["threshold"],
+            "reason": "forced",
+        }
+        assert len(forced["results"]) == 1
+
+        kept = await s.ok("retrieve_project_facts", {"query": SPECIFIC})
+        assert kept["gate"]["retrieve"] is True
+        assert "test files" in kept["results"][0]["content"]
+
+        newest = await s.ok("retrieve_project_facts", {})
+        assert newest["gate"] is None, "no query: nothing to decide, newest first"
+        assert len(newest["results"]) == 1
+
+        stats = await s.ok("gate_stats")
+        assert stats["decisions"] == 3
+        assert stats["skipped"] == 1
+        assert stats["by_reason"]["forced"] == 1
+        assert stats["skip_rate"] == pytest.approx(1 / 3, abs=1e-3)
+
+
+async def test_disabled_gate_passes_everything(
+    tmp_path: Path, project: Path, rust_server: list[str]
+) -> None:
+    async with serve(tmp_path / "data", project, rust_server, "--no-gate", gate=True) as s:
+        await _seed(s)
+        found = await s.ok("memory_find", {"query": GENERAL})
+        assert found["gate"]["retrieve"] is True
+        assert found["gate"]["reason"] == "gate disabled"
+        assert len(found["results"]) == 1
+        stats = await s.ok("gate_stats")
+        assert stats["enabled"] is False
+
+
+async def test_threshold_flag_is_in_force(tmp_path: Path, project: Path, rust_server: list[str]) -> None:
+    async with serve(tmp_path / "data", project, rust_server, "--gate-threshold", "0", gate=True) as s:
+        found = await s.ok("memory_find", {"query": GENERAL})
+        assert found["gate"]["threshold"] == 0.0
+        assert found["gate"]["retrieve"] is True
+
+
+async def test_gate_inputs_are_validated(tmp_path: Path, project: Path, rust_server: list[str]) -> None:
+    async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
+        error = await s.err("memory_find", {"query": "x", "recent_tools": ["t"] * 33})
+        assert "recent_tools" in error

@@ -14,8 +14,8 @@ default:
 setup:
     ./dev setup
 
-# The whole test suite: Rust, Python, end to end. CI runs this.
-test: test-rust test-python e2e
+# The whole test suite: lint, Rust, Python, end to end. CI runs this.
+test: lint test-rust test-python e2e
 
 # Rust: unit, golden, property and integration tests (real binary over stdio and HTTP).
 test-rust:

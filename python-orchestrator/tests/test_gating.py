@@ -80,14 +80,20 @@ async def test_disabled_gate_passes_everything(
         assert stats["enabled"] is False
 
 
-async def test_threshold_flag_is_in_force(tmp_path: Path, project: Path, rust_server: list[str]) -> None:
-    async with serve(tmp_path / "data", project, rust_server, "--gate-threshold", "0", gate=True) as s:
+async def test_threshold_flag_is_in_force(
+    tmp_path: Path, project: Path, rust_server: list[str]
+) -> None:
+    async with serve(
+        tmp_path / "data", project, rust_server, "--gate-threshold", "0", gate=True
+    ) as s:
         found = await s.ok("memory_find", {"query": GENERAL})
         assert found["gate"]["threshold"] == 0.0
         assert found["gate"]["retrieve"] is True
 
 
-async def test_gate_inputs_are_validated(tmp_path: Path, project: Path, rust_server: list[str]) -> None:
+async def test_gate_inputs_are_validated(
+    tmp_path: Path, project: Path, rust_server: list[str]
+) -> None:
     async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
         error = await s.err("memory_find", {"query": "x", "recent_tools": ["t"] * 33})
         assert "recent_tools" in error

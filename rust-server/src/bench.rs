@@ -15,7 +15,12 @@ use crate::scan::{scan, ScanOptions};
 
 /// Chunks every file in `files` `repeat` times on `threads` threads (files read once, up
 /// front); returns per-run seconds and totals.
-pub fn chunk_files(files: &[PathBuf], max_chars: usize, threads: usize, repeat: usize) -> serde_json::Value {
+pub fn chunk_files(
+    files: &[PathBuf],
+    max_chars: usize,
+    threads: usize,
+    repeat: usize,
+) -> serde_json::Value {
     let texts: Vec<(Language, String, String)> = files
         .iter()
         .filter_map(|p| {
@@ -24,7 +29,10 @@ pub fn chunk_files(files: &[PathBuf], max_chars: usize, threads: usize, repeat: 
         })
         .collect();
     let bytes: usize = texts.iter().map(|(_, _, t)| t.len()).sum();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
     let mut seconds = Vec::new();
     let mut chunks = 0;
     for _ in 0..repeat {
@@ -45,7 +53,10 @@ pub fn chunk_files(files: &[PathBuf], max_chars: usize, threads: usize, repeat: 
 
 /// Scans `root` `repeat` times (the first run warms the OS cache and is reported separately).
 pub fn scan_dir(root: &Path, repeat: usize) -> serde_json::Value {
-    let options = ScanOptions { max_file_bytes: crate::limits::DEFAULT_SCAN_MAX_FILE_BYTES, ..ScanOptions::default() };
+    let options = ScanOptions {
+        max_file_bytes: crate::limits::DEFAULT_SCAN_MAX_FILE_BYTES,
+        ..ScanOptions::default()
+    };
     let mut seconds = Vec::new();
     let mut files = 0;
     let mut hashed_bytes = 0;

@@ -95,7 +95,13 @@ impl Piece {
 }
 
 /// Splits `text` into chunks. `analysis` comes from [`crate::outline::analyze`] on the same text.
-pub fn chunk_text(path: &str, lang: Language, text: &str, analysis: &Analysis, max_chars: usize) -> Vec<Chunk> {
+pub fn chunk_text(
+    path: &str,
+    lang: Language,
+    text: &str,
+    analysis: &Analysis,
+    max_chars: usize,
+) -> Vec<Chunk> {
     let symbols = &analysis.symbols;
     let mut planner = Planner {
         text,
@@ -105,12 +111,24 @@ pub fn chunk_text(path: &str, lang: Language, text: &str, analysis: &Analysis, m
         pending_ws: None,
     };
     let mut start = 0;
-    let front_matter = if lang == Language::Markdown { front_matter(text) } else { None };
+    let front_matter = if lang == Language::Markdown {
+        front_matter(text)
+    } else {
+        None
+    };
     if let Some((end, _)) = &front_matter {
-        planner.push(Piece { start: 0, end: *end, kind: PieceKind::FrontMatter });
+        planner.push(Piece {
+            start: 0,
+            end: *end,
+            kind: PieceKind::FrontMatter,
+        });
         start = *end;
     }
-    let roots: Vec<usize> = analysis.roots().into_iter().filter(|&r| symbols[r].start_byte >= start).collect();
+    let roots: Vec<usize> = analysis
+        .roots()
+        .into_iter()
+        .filter(|&r| symbols[r].start_byte >= start)
+        .collect();
     planner.split(start, text.len(), &roots, None);
     planner.flush_pending();
     let pieces = planner.pieces;
@@ -120,7 +138,11 @@ pub fn chunk_text(path: &str, lang: Language, text: &str, analysis: &Analysis, m
     let mut seen: HashMap<(Option<String>, String), usize> = HashMap::new();
     groups
         .iter()
-        .map(|group| build_chunk(path, lang, text, &lines, analysis, group, &metadata, &mut seen))
+        .map(|group| {
+            build_chunk(
+                path, lang, text, &lines, analysis, group, &metadata, &mut seen,
+            )
+        })
         .collect()
 }
 
@@ -154,7 +176,11 @@ impl Planner<'_> {
             match self.pieces.last_mut() {
                 Some(last) if last.end == s => last.end = e,
                 // A file of only whitespace still yields one chunk, so every byte lands somewhere.
-                _ => self.pieces.push(Piece { start: s, end: e, kind: PieceKind::Gap(None) }),
+                _ => self.pieces.push(Piece {
+                    start: s,
+                    end: e,
+                    kind: PieceKind::Gap(None),
+                }),
             }
         }
     }
@@ -181,7 +207,11 @@ impl Planner<'_> {
         let sym = &self.symbols[index];
         let (start, end) = (sym.start_byte, sym.end_byte);
         if self.chars(start, end) <= self.max_chars {
-            self.push(Piece { start, end, kind: PieceKind::Def(index) });
+            self.push(Piece {
+                start,
+                end,
+                kind: PieceKind::Def(index),
+            });
         } else if !sym.children.is_empty() {
             let children = sym.children.clone();
             // The header (signature, docstring, fields before the first child) is a part of its
@@ -189,11 +219,12 @@ impl Planner<'_> {
             // the child there.
             let first_child = self.symbols[children[0]].start_byte;
             let line_start = self.text[..first_child].rfind('\n').map_or(0, |i| i + 1);
-            let header_end = if line_start > start && self.text[line_start..first_child].trim().is_empty() {
-                line_start
-            } else {
-                first_child
-            };
+            let header_end =
+                if line_start > start && self.text[line_start..first_child].trim().is_empty() {
+                    line_start
+                } else {
+                    first_child
+                };
             if header_end > start {
                 self.windows(start, header_end, PieceKind::Part(index));
             }
@@ -214,7 +245,9 @@ impl Planner<'_> {
             let ws_from = start + slice.trim_end().len();
             let split = match self.text[ws_from..end].rfind('\n') {
                 Some(i) => ws_from + i + 1,
-                None if ws_from == start && (start == 0 || self.text[..start].ends_with('\n')) => start,
+                None if ws_from == start && (start == 0 || self.text[..start].ends_with('\n')) => {
+                    start
+                }
                 None => end,
             };
             if follows_piece && split > start {
@@ -267,7 +300,11 @@ impl Planner<'_> {
                 continue;
             }
             if window_chars > 0 {
-                self.push(Piece { start: window_start, end: pos, kind });
+                self.push(Piece {
+                    start: window_start,
+                    end: pos,
+                    kind,
+                });
                 window_start = pos;
                 window_chars = 0;
                 continue;
@@ -277,25 +314,42 @@ impl Planner<'_> {
                 .char_indices()
                 .nth(self.max_chars)
                 .map_or(line_end, |(i, _)| pos + i);
-            self.push(Piece { start: pos, end: cut, kind });
+            self.push(Piece {
+                start: pos,
+                end: cut,
+                kind,
+            });
             pos = cut;
             window_start = cut;
         }
         if window_start < end {
-            self.push(Piece { start: window_start, end, kind });
+            self.push(Piece {
+                start: window_start,
+                end,
+                kind,
+            });
         }
     }
 }
 
 /// Text that only closes what came before: `}`, `};`, `})`, Ruby's `end`.
 fn is_closing_tail(trimmed: &str) -> bool {
-    trimmed == "end" || (trimmed.len() <= 4 && trimmed.chars().all(|c| matches!(c, '}' | ')' | ']' | ';' | ',')))
+    trimmed == "end"
+        || (trimmed.len() <= 4
+            && trimmed
+                .chars()
+                .all(|c| matches!(c, '}' | ')' | ']' | ';' | ',')))
 }
 
 /// Greedily merges runs of small neighbouring pieces that share an owner, up to the cap. Only
 /// code between definitions and one-line definitions (`type ID int`, a one-line getter) merge:
 /// a multi-line definition always stays a unit of its own, so a query about it finds it by name.
-fn merge_small(pieces: &[Piece], symbols: &[FlatSymbol], text: &str, max_chars: usize) -> Vec<Vec<Piece>> {
+fn merge_small(
+    pieces: &[Piece],
+    symbols: &[FlatSymbol],
+    text: &str,
+    max_chars: usize,
+) -> Vec<Vec<Piece>> {
     let small = max_chars / 4;
     let size = |p: &Piece| text[p.start..p.end].chars().count();
     let mergeable = |p: &Piece| match p.kind {
@@ -349,14 +403,21 @@ fn build_chunk(
             _ => None,
         })
         .collect();
-    let gap_kind = if matches!(lang, Language::Text | Language::Markdown) { "text" } else { "code" };
+    let gap_kind = if matches!(lang, Language::Text | Language::Markdown) {
+        "text"
+    } else {
+        "code"
+    };
     let (kind, subject) = match (group, defs.first()) {
         ([single], _) => match single.kind {
             PieceKind::Def(i) | PieceKind::Part(i) => (symbols[i].kind.name().to_string(), Some(i)),
             PieceKind::Gap(_) => (gap_kind.to_string(), None),
             PieceKind::FrontMatter => ("frontmatter".to_string(), None),
         },
-        (_, Some(&first)) if defs.len() == group.len() && defs.iter().all(|&d| symbols[d].kind == symbols[first].kind) => {
+        (_, Some(&first))
+            if defs.len() == group.len()
+                && defs.iter().all(|&d| symbols[d].kind == symbols[first].kind) =>
+        {
             (symbols[first].kind.name().to_string(), Some(first))
         }
         (_, first) => (gap_kind.to_string(), first.copied()),
@@ -441,7 +502,12 @@ fn calls_inside(calls: &[(usize, String)], start: usize, end: usize) -> Vec<Stri
 }
 
 /// A UUID-shaped id (so vector stores that want UUIDs take it as is) from blake3 of the key.
-pub fn stable_id(path: &str, qualified_name: Option<&str>, content_hash: &str, occurrence: usize) -> String {
+pub fn stable_id(
+    path: &str,
+    qualified_name: Option<&str>,
+    content_hash: &str,
+    occurrence: usize,
+) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(path.as_bytes());
     hasher.update(b"\0");
@@ -467,7 +533,9 @@ pub fn stable_id(path: &str, qualified_name: Option<&str>, content_hash: &str, o
 fn front_matter(text: &str) -> Option<(usize, BTreeMap<String, String>)> {
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let offset = text.len() - body.len();
-    let rest = body.strip_prefix("---\n").or_else(|| body.strip_prefix("---\r\n"))?;
+    let rest = body
+        .strip_prefix("---\n")
+        .or_else(|| body.strip_prefix("---\r\n"))?;
     let opener = body.len() - rest.len();
     let mut pos = 0;
     let mut map = BTreeMap::new();
@@ -513,12 +581,18 @@ mod tests {
         let text = "import os\n\n\ndef top(a):\n    \"\"\"Top doc.\"\"\"\n    return helper(a)\n\n\nclass Greeter:\n    def hello(self):\n        print('hi')\n\n    def bye(self):\n        print('bye')\n";
         let cs = chunks(Language::Python, text, 60);
         assert_tiles(text, &cs);
-        let top = cs.iter().find(|c| c.qualified_name.as_deref() == Some("top")).unwrap();
+        let top = cs
+            .iter()
+            .find(|c| c.qualified_name.as_deref() == Some("top"))
+            .unwrap();
         assert_eq!(top.kind, "function");
         assert_eq!(top.docstring.as_deref(), Some("Top doc."));
         assert_eq!(top.start_line, 4);
         assert_eq!(top.calls, vec!["helper"]);
-        let hello = cs.iter().find(|c| c.qualified_name.as_deref() == Some("Greeter.hello")).unwrap();
+        let hello = cs
+            .iter()
+            .find(|c| c.qualified_name.as_deref() == Some("Greeter.hello"))
+            .unwrap();
         assert_eq!(hello.kind, "method");
         assert_eq!(hello.parent.as_deref(), Some("Greeter"));
         assert_eq!(hello.context.as_deref(), Some("class Greeter"));
@@ -531,7 +605,9 @@ mod tests {
         let cs = chunks(Language::Python, &text, 200);
         assert_tiles(&text, &cs);
         assert!(cs.len() > 3);
-        assert!(cs.iter().all(|c| c.qualified_name.as_deref() == Some("big")));
+        assert!(cs
+            .iter()
+            .all(|c| c.qualified_name.as_deref() == Some("big")));
         assert!(cs.iter().all(|c| c.content.chars().count() <= 200));
         assert_eq!(cs[1].context.as_deref(), Some("def big()"));
     }
@@ -569,6 +645,8 @@ mod tests {
         assert_tiles(text, &cs);
         assert_eq!(cs[0].kind, "frontmatter");
         assert_eq!(cs[1].metadata.as_ref().unwrap()["title"], "Hello");
-        assert!(cs.iter().any(|c| c.qualified_name.as_deref() == Some("One > Two")));
+        assert!(cs
+            .iter()
+            .any(|c| c.qualified_name.as_deref() == Some("One > Two")));
     }
 }

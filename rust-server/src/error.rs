@@ -31,7 +31,9 @@ pub enum Error {
         reason: String,
     },
     /// A file was expected and a directory (or something else) was given.
-    #[error("{path} is a directory, not a file; pass a file path (use `scan` to list a directory)")]
+    #[error(
+        "{path} is a directory, not a file; pass a file path (use `scan` to list a directory)"
+    )]
     NotAFile {
         /// The offending path.
         path: String,

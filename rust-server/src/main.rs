@@ -77,7 +77,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CODELOCI_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CODELOCI_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -92,8 +93,17 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Schema { write }) => return print_schemas(&server, write),
         Some(Command::Bench { what }) => {
             let report = match what {
-                BenchCommand::Chunk { list, max_chunk_chars, threads, repeat } => {
-                    let files: Vec<PathBuf> = std::fs::read_to_string(&list)?.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect();
+                BenchCommand::Chunk {
+                    list,
+                    max_chunk_chars,
+                    threads,
+                    repeat,
+                } => {
+                    let files: Vec<PathBuf> = std::fs::read_to_string(&list)?
+                        .lines()
+                        .filter(|l| !l.is_empty())
+                        .map(PathBuf::from)
+                        .collect();
                     codeloci_ast::bench::chunk_files(&files, max_chunk_chars, threads, repeat)
                 }
                 BenchCommand::Scan { dir, repeat } => codeloci_ast::bench::scan_dir(&dir, repeat),
@@ -118,7 +128,10 @@ fn main() -> anyhow::Result<()> {
 async fn serve_stdio(server: AstServer) -> anyhow::Result<()> {
     let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
         .with_max_line_length(MAX_MESSAGE_BYTES);
-    let service = server.serve(transport).await.context("MCP initialisation over stdio")?;
+    let service = server
+        .serve(transport)
+        .await
+        .context("MCP initialisation over stdio")?;
     service.waiting().await?;
     Ok(())
 }
@@ -134,7 +147,9 @@ async fn serve_http(server: AstServer, addr: SocketAddr) -> anyhow::Result<()> {
         StreamableHttpServerConfig::default().with_cancellation_token(ct.child_token()),
     );
     let router = axum::Router::new().nest_service("/mcp", service);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     eprintln!("codeloci-ast listening on http://{local}/mcp");
     axum::serve(listener, router)
@@ -149,9 +164,15 @@ async fn serve_http(server: AstServer, addr: SocketAddr) -> anyhow::Result<()> {
 fn print_schemas(server: &AstServer, write: Option<PathBuf>) -> anyhow::Result<()> {
     let mut files: Vec<(String, serde_json::Value)> = Vec::new();
     for tool in server.tools() {
-        files.push((format!("{}.input", tool.name), serde_json::Value::Object(tool.input_schema.as_ref().clone())));
+        files.push((
+            format!("{}.input", tool.name),
+            serde_json::Value::Object(tool.input_schema.as_ref().clone()),
+        ));
         if let Some(out) = &tool.output_schema {
-            files.push((format!("{}.output", tool.name), serde_json::Value::Object(out.as_ref().clone())));
+            files.push((
+                format!("{}.output", tool.name),
+                serde_json::Value::Object(out.as_ref().clone()),
+            ));
         }
     }
     for (name, schema) in shared_type_schemas() {
@@ -162,7 +183,10 @@ fn print_schemas(server: &AstServer, write: Option<PathBuf>) -> anyhow::Result<(
             std::fs::create_dir_all(&dir)?;
             for (name, schema) in files {
                 let path = dir.join(format!("{name}.schema.json"));
-                std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&schema)?))?;
+                std::fs::write(
+                    &path,
+                    format!("{}\n", serde_json::to_string_pretty(&schema)?),
+                )?;
                 eprintln!("wrote {}", path.display());
             }
         }

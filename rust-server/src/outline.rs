@@ -195,7 +195,12 @@ const BOM: &str = "\u{feff}";
 
 /// Parses `text` as `lang` and extracts definitions, imports, errors and calls. A leading BOM is
 /// skipped for parsing; all byte offsets refer to `text` as given.
-pub fn analyze(lang: Language, text: &str, path: &str, cancel: Option<&AtomicBool>) -> Result<Analysis> {
+pub fn analyze(
+    lang: Language,
+    text: &str,
+    path: &str,
+    cancel: Option<&AtomicBool>,
+) -> Result<Analysis> {
     let Some(grammar) = lang.grammar() else {
         return Ok(Analysis::default());
     };
@@ -215,7 +220,11 @@ pub fn analyze(lang: Language, text: &str, path: &str, cancel: Option<&AtomicBoo
         }
     };
     let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
-    let tree = parser.parse_with_options(&mut |i, _| body.get(i..).unwrap_or(&[]), None, Some(options));
+    let tree = parser.parse_with_options(
+        &mut |i, _| body.get(i..).unwrap_or(&[]),
+        None,
+        Some(options),
+    );
     let Some(tree) = tree else {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(Error::Cancelled);
@@ -226,7 +235,13 @@ pub fn analyze(lang: Language, text: &str, path: &str, cancel: Option<&AtomicBoo
         });
     };
     let lines = LineIndex::new(text);
-    Ok(Extractor { lang, source: body, offset, lines: &lines }.run(tree.root_node()))
+    Ok(Extractor {
+        lang,
+        source: body,
+        offset,
+        lines: &lines,
+    }
+    .run(tree.root_node()))
 }
 
 struct Extractor<'a> {
@@ -282,7 +297,10 @@ impl Extractor<'_> {
         };
         let outer = rules::outer_node(self.lang, node);
         let core_start = node.start_byte() + self.offset;
-        while open.last().is_some_and(|&i| symbols[i].end_byte <= core_start) {
+        while open
+            .last()
+            .is_some_and(|&i| symbols[i].end_byte <= core_start)
+        {
             open.pop();
         }
         let parent = open.last().copied();
@@ -295,7 +313,9 @@ impl Extractor<'_> {
             kind = SymbolKind::Method;
         }
         if kind == SymbolKind::Method
-            && parent.is_none_or(|p| !symbols[p].kind.holds_methods() && symbols[p].kind != SymbolKind::Module)
+            && parent.is_none_or(|p| {
+                !symbols[p].kind.holds_methods() && symbols[p].kind != SymbolKind::Module
+            })
             && self.lang == Language::Ruby
         {
             kind = SymbolKind::Function;
@@ -308,7 +328,11 @@ impl Extractor<'_> {
             // `void Foo::bar()` already carries its qualifier in the name.
             name = name.replace("::", ".");
         }
-        let separator = if self.lang == Language::Markdown { " > " } else { "." };
+        let separator = if self.lang == Language::Markdown {
+            " > "
+        } else {
+            "."
+        };
         let qualified_name = match qualifier {
             Some(q) => format!("{q}{separator}{name}"),
             None => name.clone(),
@@ -316,7 +340,12 @@ impl Extractor<'_> {
         let (start_byte, leading_doc) = self.extended_start(outer);
         let end_byte = outer.end_byte() + self.offset;
         // Go's `type X struct` has its keyword on the wrapper, not on the `type_spec`.
-        let signature = self.signature(if self.lang == Language::Go && node.kind() == "type_spec" { outer } else { node });
+        let signature =
+            self.signature(if self.lang == Language::Go && node.kind() == "type_spec" {
+                outer
+            } else {
+                node
+            });
         let docstring = match self.lang {
             Language::Python => rules::python_docstring(node, self.source).or(leading_doc),
             _ => leading_doc,
@@ -352,7 +381,10 @@ impl Extractor<'_> {
         // A definition first in a body wrapper (Ruby's `body_statement`, …) has its comment
         // beside the wrapper, not beside itself.
         if sibling.is_none() {
-            if let Some(parent) = outer.parent().filter(|p| p.start_byte() == outer.start_byte()) {
+            if let Some(parent) = outer
+                .parent()
+                .filter(|p| p.start_byte() == outer.start_byte())
+            {
                 sibling = parent.prev_sibling();
             }
         }
@@ -431,7 +463,12 @@ impl Extractor<'_> {
             end_line: self.lines.last_line_of(start, end),
             start_byte: start,
             end_byte: end,
-            kind: if node.is_missing() { "missing" } else { "error" }.to_string(),
+            kind: if node.is_missing() {
+                "missing"
+            } else {
+                "error"
+            }
+            .to_string(),
         }
     }
 }
@@ -466,7 +503,11 @@ fn to_symbol(flat: &[FlatSymbol], index: usize, lines: &LineIndex) -> Symbol {
         end_line: lines.last_line_of(s.start_byte, s.end_byte),
         start_byte: s.start_byte,
         end_byte: s.end_byte,
-        children: s.children.iter().map(|&c| to_symbol(flat, c, lines)).collect(),
+        children: s
+            .children
+            .iter()
+            .map(|&c| to_symbol(flat, c, lines))
+            .collect(),
     }
 }
 

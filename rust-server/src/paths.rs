@@ -165,7 +165,9 @@ fn check_syntax(user_path: &str) -> Result<()> {
         return invalid("contains a NUL byte");
     }
     if user_path.starts_with('~') {
-        return invalid("`~` is not expanded; pass a path relative to the root or an absolute path inside it");
+        return invalid(
+            "`~` is not expanded; pass a path relative to the root or an absolute path inside it",
+        );
     }
     Ok(())
 }
@@ -236,9 +238,13 @@ mod tests {
     #[test]
     fn refuses_symlink_pointing_out() {
         let (d, roots) = setup();
-        std::os::unix::fs::symlink(d.path().join("secret.txt"), d.path().join("repo/link")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret.txt"), d.path().join("repo/link"))
+            .unwrap();
         std::os::unix::fs::symlink(d.path(), d.path().join("repo/dirlink")).unwrap();
-        assert!(matches!(roots.resolve("link", None).unwrap_err(), Error::OutsideRoots { .. }));
+        assert!(matches!(
+            roots.resolve("link", None).unwrap_err(),
+            Error::OutsideRoots { .. }
+        ));
         assert!(matches!(
             roots.resolve("dirlink/secret.txt", None).unwrap_err(),
             Error::OutsideRoots { .. }
@@ -249,18 +255,33 @@ mod tests {
     fn refuses_malformed() {
         let (_d, roots) = setup();
         for bad in ["", "~/x", "a\0b"] {
-            assert!(matches!(roots.resolve(bad, None).unwrap_err(), Error::InvalidPath { .. }), "{bad:?}");
+            assert!(
+                matches!(
+                    roots.resolve(bad, None).unwrap_err(),
+                    Error::InvalidPath { .. }
+                ),
+                "{bad:?}"
+            );
         }
         let long = "a/".repeat(MAX_PATH_BYTES / 2 + 1);
-        assert!(matches!(roots.resolve(&long, None).unwrap_err(), Error::InvalidPath { .. }));
+        assert!(matches!(
+            roots.resolve(&long, None).unwrap_err(),
+            Error::InvalidPath { .. }
+        ));
         let at_limit = "a".repeat(MAX_PATH_BYTES);
         // At the limit the path is syntactically fine; it just does not exist.
-        assert!(matches!(roots.resolve(&at_limit, None).unwrap_err(), Error::NotFound { .. } | Error::Io { .. }));
+        assert!(matches!(
+            roots.resolve(&at_limit, None).unwrap_err(),
+            Error::NotFound { .. } | Error::Io { .. }
+        ));
     }
 
     #[test]
     fn missing_inside_is_not_found() {
         let (_d, roots) = setup();
-        assert!(matches!(roots.resolve("nope.py", None).unwrap_err(), Error::NotFound { .. }));
+        assert!(matches!(
+            roots.resolve("nope.py", None).unwrap_err(),
+            Error::NotFound { .. }
+        ));
     }
 }

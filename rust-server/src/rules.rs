@@ -54,9 +54,9 @@ pub fn definition_kind(lang: Language, node: Node<'_>) -> Option<SymbolKind> {
             "class_declaration" | "record_declaration" => Some(Class),
             "interface_declaration" | "annotation_type_declaration" => Some(Interface),
             "enum_declaration" => Some(Enum),
-            "method_declaration" | "constructor_declaration" | "compact_constructor_declaration" => {
-                Some(Method)
-            }
+            "method_declaration"
+            | "constructor_declaration"
+            | "compact_constructor_declaration" => Some(Method),
             _ => None,
         },
         Language::C | Language::Cpp => match kind {
@@ -128,12 +128,16 @@ pub fn outer_node<'t>(lang: Language, node: Node<'t>) -> Node<'t> {
         }
         Language::Cpp => {
             parent.kind() == "template_declaration"
-                || (matches!(node.kind(), "struct_specifier" | "class_specifier" | "enum_specifier" | "union_specifier")
-                    && matches!(parent.kind(), "type_definition" | "declaration"))
+                || (matches!(
+                    node.kind(),
+                    "struct_specifier" | "class_specifier" | "enum_specifier" | "union_specifier"
+                ) && matches!(parent.kind(), "type_definition" | "declaration"))
         }
         Language::C => {
-            matches!(node.kind(), "struct_specifier" | "enum_specifier" | "union_specifier")
-                && matches!(parent.kind(), "type_definition" | "declaration")
+            matches!(
+                node.kind(),
+                "struct_specifier" | "enum_specifier" | "union_specifier"
+            ) && matches!(parent.kind(), "type_definition" | "declaration")
         }
         Language::Go => parent.kind() == "type_declaration" && parent.named_child_count() == 1,
         _ => false,
@@ -150,7 +154,10 @@ pub fn definition_name(lang: Language, node: Node<'_>, source: &[u8]) -> Option<
     let text = |n: Node<'_>| n.utf8_text(source).ok().map(|s| collapse_ws(s, 200));
     match (lang, node.kind()) {
         (Language::Rust, "impl_item") => node.child_by_field_name("type").and_then(text),
-        (Language::Javascript | Language::Typescript | Language::Tsx, "lexical_declaration" | "variable_declaration") => {
+        (
+            Language::Javascript | Language::Typescript | Language::Tsx,
+            "lexical_declaration" | "variable_declaration",
+        ) => {
             let mut cursor = node.walk();
             let declarator = node
                 .named_children(&mut cursor)
@@ -161,19 +168,28 @@ pub fn definition_name(lang: Language, node: Node<'_>, source: &[u8]) -> Option<
             let mut decl = node.child_by_field_name("declarator")?;
             for _ in 0..16 {
                 match decl.kind() {
-                    "identifier" | "field_identifier" | "qualified_identifier" | "destructor_name"
-                    | "operator_name" | "type_identifier" => return text(decl),
+                    "identifier"
+                    | "field_identifier"
+                    | "qualified_identifier"
+                    | "destructor_name"
+                    | "operator_name"
+                    | "type_identifier" => return text(decl),
                     _ => {
                         decl = match decl.child_by_field_name("declarator") {
                             Some(d) => d,
-                            None => decl.named_child(u32::try_from(decl.named_child_count().checked_sub(1)?).ok()?)?,
+                            None => decl.named_child(
+                                u32::try_from(decl.named_child_count().checked_sub(1)?).ok()?,
+                            )?,
                         };
                     }
                 }
             }
             None
         }
-        (Language::C | Language::Cpp, "struct_specifier" | "enum_specifier" | "union_specifier" | "class_specifier") => {
+        (
+            Language::C | Language::Cpp,
+            "struct_specifier" | "enum_specifier" | "union_specifier" | "class_specifier",
+        ) => {
             if let Some(name) = node.child_by_field_name("name") {
                 return text(name);
             }
@@ -190,7 +206,12 @@ pub fn definition_name(lang: Language, node: Node<'_>, source: &[u8]) -> Option<
                 .find(|c| matches!(c.kind(), "atx_heading" | "setext_heading"))?;
             let raw = heading.utf8_text(source).ok()?;
             let first = raw.lines().next().unwrap_or("");
-            let name = first.trim().trim_start_matches('#').trim().trim_end_matches('#').trim();
+            let name = first
+                .trim()
+                .trim_start_matches('#')
+                .trim()
+                .trim_end_matches('#')
+                .trim();
             if name.is_empty() {
                 None
             } else {
@@ -222,8 +243,14 @@ pub fn body_start(lang: Language, node: Node<'_>) -> Option<usize> {
         (Language::Markdown, _) => return None,
         (Language::Ruby, _) => return None,
         (Language::Go, "type_spec" | "type_declaration") => return None,
-        (Language::Rust, "struct_item" | "enum_item" | "union_item" | "trait_item" | "impl_item" | "mod_item") => "body",
-        (Language::Javascript | Language::Typescript | Language::Tsx, "lexical_declaration" | "variable_declaration") => {
+        (
+            Language::Rust,
+            "struct_item" | "enum_item" | "union_item" | "trait_item" | "impl_item" | "mod_item",
+        ) => "body",
+        (
+            Language::Javascript | Language::Typescript | Language::Tsx,
+            "lexical_declaration" | "variable_declaration",
+        ) => {
             let mut cursor = node.walk();
             let declarator = node
                 .named_children(&mut cursor)
@@ -357,10 +384,17 @@ fn rightmost_identifier(mut node: Node<'_>, source: &[u8]) -> Option<String> {
             }
             return Some(text.to_string());
         }
-        let next = ["property", "field", "attribute", "name", "method", "function"]
-            .iter()
-            .find_map(|f| node.child_by_field_name(f))
-            .or_else(|| node.named_child(u32::try_from(node.named_child_count() - 1).ok()?))?;
+        let next = [
+            "property",
+            "field",
+            "attribute",
+            "name",
+            "method",
+            "function",
+        ]
+        .iter()
+        .find_map(|f| node.child_by_field_name(f))
+        .or_else(|| node.named_child(u32::try_from(node.named_child_count() - 1).ok()?))?;
         node = next;
     }
     None
@@ -404,7 +438,12 @@ pub fn dedent(s: &str) -> String {
         if i == 0 {
             out.push(line.trim().to_string());
         } else {
-            out.push(line.get(indent..).unwrap_or(line.trim_start()).trim_end().to_string());
+            out.push(
+                line.get(indent..)
+                    .unwrap_or(line.trim_start())
+                    .trim_end()
+                    .to_string(),
+            );
         }
     }
     while out.first().is_some_and(|l| l.is_empty()) {
@@ -422,14 +461,20 @@ mod tests {
 
     #[test]
     fn cleans_doc_comments() {
-        assert_eq!(clean_comment("/// Adds two.\n/// Returns sum."), "Adds two.\nReturns sum.");
+        assert_eq!(
+            clean_comment("/// Adds two.\n/// Returns sum."),
+            "Adds two.\nReturns sum."
+        );
         assert_eq!(clean_comment("/**\n * Hello\n */"), "Hello");
         assert_eq!(clean_comment("# ruby doc"), "ruby doc");
     }
 
     #[test]
     fn cleans_python_strings() {
-        assert_eq!(clean_python_string("\"\"\"Doc.\n\n    More.\n    \"\"\""), "Doc.\n\nMore.");
+        assert_eq!(
+            clean_python_string("\"\"\"Doc.\n\n    More.\n    \"\"\""),
+            "Doc.\n\nMore."
+        );
         assert_eq!(clean_python_string("r'raw'"), "raw");
     }
 

@@ -140,7 +140,9 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
     let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let results = &results;
     let overflow = AtomicBool::new(false);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .git_ignore(true)
@@ -158,13 +160,21 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
         let exclude = &exclude;
         let previous = &previous;
         let overflow = &overflow;
-        let mut buffer = Buffer { local: Vec::new(), shared: results };
+        let mut buffer = Buffer {
+            local: Vec::new(),
+            shared: results,
+        };
         Box::new(move |entry| {
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || overflow.load(Ordering::Relaxed) {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || overflow.load(Ordering::Relaxed)
+            {
                 return WalkState::Quit;
             }
-            let Ok(entry) = entry else { return WalkState::Continue };
-            let Some(file_type) = entry.file_type() else { return WalkState::Continue };
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let Some(file_type) = entry.file_type() else {
+                return WalkState::Continue;
+            };
             if file_type.is_dir() {
                 return WalkState::Continue;
             }
@@ -175,9 +185,17 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
                 return WalkState::Continue;
             }
             let outcome = if file_type.is_symlink() {
-                Outcome::Skip(Skipped { path: rel, reason: SkipReason::Symlink, detail: "symbolic links are not followed".into() })
+                Outcome::Skip(Skipped {
+                    path: rel,
+                    reason: SkipReason::Symlink,
+                    detail: "symbolic links are not followed".into(),
+                })
             } else if is_secret_file(entry.path()) {
-                Outcome::Skip(Skipped { path: rel, reason: SkipReason::SecretFile, detail: "holds secrets by convention (.env*, keys, certificates)".into() })
+                Outcome::Skip(Skipped {
+                    path: rel,
+                    reason: SkipReason::SecretFile,
+                    detail: "holds secrets by convention (.env*, keys, certificates)".into(),
+                })
             } else {
                 visit_file(entry.path(), rel, options.max_file_bytes, previous)
             };
@@ -192,7 +210,11 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
     if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
         return Err(Error::Cancelled);
     }
-    let outcomes = std::mem::take(&mut *results.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let outcomes = std::mem::take(
+        &mut *results
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     if overflow.load(Ordering::Relaxed) || outcomes.len() > MAX_SCAN_FILES {
         return Err(Error::Limit {
             what: format!("the number of files under {}", root.display()),
@@ -225,8 +247,13 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
                 Some(_) => changed.push(f.path.clone()),
             }
         }
-        let present: std::collections::HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-        removed = prev.keys().filter(|k| !present.contains(k.as_str())).cloned().collect();
+        let present: std::collections::HashSet<&str> =
+            files.iter().map(|f| f.path.as_str()).collect();
+        removed = prev
+            .keys()
+            .filter(|k| !present.contains(k.as_str()))
+            .cloned()
+            .collect();
     }
     let bytes = files.iter().map(|f| f.size).sum();
     Ok(ScanResult {
@@ -256,7 +283,10 @@ struct Buffer<'s> {
 impl Buffer<'_> {
     /// Moves the buffer into the shared list; returns the shared count.
     fn flush(&mut self) -> usize {
-        let mut all = self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         all.append(&mut self.local);
         all.len()
     }
@@ -268,10 +298,21 @@ impl Drop for Buffer<'_> {
     }
 }
 
-fn visit_file(path: &Path, rel: String, max_bytes: u64, previous: &HashMap<&str, &PreviousEntry>) -> Outcome {
+fn visit_file(
+    path: &Path,
+    rel: String,
+    max_bytes: u64,
+    previous: &HashMap<&str, &PreviousEntry>,
+) -> Outcome {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return Outcome::Skip(Skipped { path: rel, reason: SkipReason::Unreadable, detail: e.to_string() }),
+        Err(e) => {
+            return Outcome::Skip(Skipped {
+                path: rel,
+                reason: SkipReason::Unreadable,
+                detail: e.to_string(),
+            })
+        }
     };
     let size = meta.len();
     if size > max_bytes {
@@ -289,13 +330,39 @@ fn visit_file(path: &Path, rel: String, max_bytes: u64, previous: &HashMap<&str,
     let language = Language::detect(path);
     if let Some(prev) = previous.get(rel.as_str()) {
         if prev.size == size && prev.mtime_ns == mtime_ns && mtime_ns != 0 {
-            return Outcome::File(FileEntry { path: rel, language, size, mtime_ns, hash: prev.hash.clone() }, false);
+            return Outcome::File(
+                FileEntry {
+                    path: rel,
+                    language,
+                    size,
+                    mtime_ns,
+                    hash: prev.hash.clone(),
+                },
+                false,
+            );
         }
     }
     match hash_file(path, size) {
-        Ok(Some(hash)) => Outcome::File(FileEntry { path: rel, language, size, mtime_ns, hash }, true),
-        Ok(None) => Outcome::Skip(Skipped { path: rel, reason: SkipReason::Binary, detail: "NUL byte in the first 8 KiB".into() }),
-        Err(e) => Outcome::Skip(Skipped { path: rel, reason: SkipReason::Unreadable, detail: e.to_string() }),
+        Ok(Some(hash)) => Outcome::File(
+            FileEntry {
+                path: rel,
+                language,
+                size,
+                mtime_ns,
+                hash,
+            },
+            true,
+        ),
+        Ok(None) => Outcome::Skip(Skipped {
+            path: rel,
+            reason: SkipReason::Binary,
+            detail: "NUL byte in the first 8 KiB".into(),
+        }),
+        Err(e) => Outcome::Skip(Skipped {
+            path: rel,
+            reason: SkipReason::Unreadable,
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -312,15 +379,34 @@ fn hash_file(path: &Path, size: u64) -> std::io::Result<Option<String>> {
 
 /// Files that hold secrets by convention and are never read.
 pub fn is_secret_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
-    if name == ".env" || (name.starts_with(".env.") && !name.ends_with(".example") && !name.ends_with(".sample") && !name.ends_with(".template")) {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if name == ".env"
+        || (name.starts_with(".env.")
+            && !name.ends_with(".example")
+            && !name.ends_with(".sample")
+            && !name.ends_with(".template"))
+    {
         return true;
     }
-    if matches!(name.as_str(), "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | ".netrc" | ".pgpass" | "credentials") {
+    if matches!(
+        name.as_str(),
+        "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | ".netrc" | ".pgpass" | "credentials"
+    ) {
         return true;
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    matches!(ext.as_str(), "pem" | "key" | "p12" | "pfx" | "jks" | "keystore" | "crt" | "cer" | "der")
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(
+        ext.as_str(),
+        "pem" | "key" | "p12" | "pfx" | "jks" | "keystore" | "crt" | "cer" | "der"
+    )
 }
 
 fn build_globs(field: &'static str, globs: &[String]) -> Result<Option<GlobSet>> {
@@ -338,11 +424,17 @@ fn build_globs(field: &'static str, globs: &[String]) -> Result<Option<GlobSet>>
     }
     let mut builder = GlobSetBuilder::new();
     for g in globs {
-        let glob = Glob::new(g).map_err(|e| Error::InvalidArgument { field, reason: format!("bad glob {g:?}: {e}") })?;
+        let glob = Glob::new(g).map_err(|e| Error::InvalidArgument {
+            field,
+            reason: format!("bad glob {g:?}: {e}"),
+        })?;
         builder.add(glob);
     }
     builder
         .build()
         .map(Some)
-        .map_err(|e| Error::InvalidArgument { field, reason: e.to_string() })
+        .map_err(|e| Error::InvalidArgument {
+            field,
+            reason: e.to_string(),
+        })
 }

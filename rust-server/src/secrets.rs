@@ -48,12 +48,19 @@ struct Patterns {
 }
 
 static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
-    let file: PatternFile = serde_json::from_str(PATTERNS_JSON).expect("secret-patterns.json is valid JSON");
-    let set = RegexSet::new(file.patterns.iter().map(|p| &p.regex)).expect("secret patterns compile");
+    let file: PatternFile =
+        serde_json::from_str(PATTERNS_JSON).expect("secret-patterns.json is valid JSON");
+    let set =
+        RegexSet::new(file.patterns.iter().map(|p| &p.regex)).expect("secret patterns compile");
     let each = file
         .patterns
         .into_iter()
-        .map(|p| Pattern { regex: Regex::new(&p.regex).expect("secret pattern compiles"), kind: p.kind, group: p.group, min_entropy: p.min_entropy })
+        .map(|p| Pattern {
+            regex: Regex::new(&p.regex).expect("secret pattern compiles"),
+            kind: p.kind,
+            group: p.group,
+            min_entropy: p.min_entropy,
+        })
         .collect();
     Patterns { set, each }
 });
@@ -89,10 +96,18 @@ pub fn find(text: &str) -> Vec<Redaction> {
             if p.min_entropy.is_some_and(|min| entropy(m.as_str()) < min) {
                 continue;
             }
-            found.push(Redaction { kind: p.kind.clone(), start_byte: m.start(), end_byte: m.end() });
+            found.push(Redaction {
+                kind: p.kind.clone(),
+                start_byte: m.start(),
+                end_byte: m.end(),
+            });
         }
     }
-    found.sort_by(|a, b| a.start_byte.cmp(&b.start_byte).then(b.end_byte.cmp(&a.end_byte)));
+    found.sort_by(|a, b| {
+        a.start_byte
+            .cmp(&b.start_byte)
+            .then(b.end_byte.cmp(&a.end_byte))
+    });
     let mut out: Vec<Redaction> = Vec::with_capacity(found.len());
     for r in found {
         if out.last().is_some_and(|last| r.start_byte < last.end_byte) {
@@ -110,7 +125,12 @@ pub fn marker(kind: &str) -> String {
 
 /// `text[start..end]` with the secrets among `found` (offsets into the whole text) replaced by
 /// markers; returns the new text and the secrets that touched the range.
-pub fn redact_range(text: &str, start: usize, end: usize, found: &[Redaction]) -> (String, Vec<Redaction>) {
+pub fn redact_range(
+    text: &str,
+    start: usize,
+    end: usize,
+    found: &[Redaction],
+) -> (String, Vec<Redaction>) {
     let first = found.partition_point(|r| r.end_byte <= start);
     let mut out = String::with_capacity(end - start);
     let mut cursor = start;
@@ -143,7 +163,8 @@ mod tests {
 
     #[test]
     fn shared_vectors_hold() {
-        let v: Vectors = serde_json::from_str(include_str!("../../shared-schemas/secret-vectors.json")).unwrap();
+        let v: Vectors =
+            serde_json::from_str(include_str!("../../shared-schemas/secret-vectors.json")).unwrap();
         for vector in v.vectors {
             let found: Vec<(String, String)> = find(&vector.text)
                 .into_iter()

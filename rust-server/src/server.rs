@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, Implementation, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
@@ -65,7 +66,10 @@ async fn blocking<T: Send + 'static>(
 impl AstServer {
     /// A server confined to `roots`.
     pub fn new(roots: Roots) -> AstServer {
-        AstServer { roots: Arc::new(roots), tool_router: Self::tool_router() }
+        AstServer {
+            roots: Arc::new(roots),
+            tool_router: Self::tool_router(),
+        }
     }
 
     /// The tools with their schemas, exactly as `tools/list` advertises them.
@@ -86,11 +90,17 @@ impl AstServer {
         description = "List the files of a directory (honouring .gitignore and .ignore) with language, size, mtime and blake3 hash; binary, oversized, symlinked and secret files are reported as skipped. Given `previous` (an earlier manifest) it returns added/changed/removed/unchanged and does not re-read files whose size and mtime are unchanged.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn scan(&self, Parameters(args): Parameters<ScanArgs>, ct: CancellationToken) -> Result<Json<ScanResult>, String> {
+    async fn scan(
+        &self,
+        Parameters(args): Parameters<ScanArgs>,
+        ct: CancellationToken,
+    ) -> Result<Json<ScanResult>, String> {
         let roots = self.roots.clone();
         let cancel = CancelFlag::watch(ct);
         let flag = cancel.flag.clone();
-        blocking(move || tools::run_scan(&roots, args, Some(&flag))).await.map(Json)
+        blocking(move || tools::run_scan(&roots, args, Some(&flag)))
+            .await
+            .map(Json)
     }
 
     #[tool(
@@ -98,9 +108,14 @@ impl AstServer {
         description = "Outline one file (or inline `content` + `language`) with tree-sitter: definitions as a tree (kind, name, qualified name, signature, docstring, lines and bytes), imports and syntax-error ranges. Broken code still yields everything parsable.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn parse(&self, Parameters(args): Parameters<ParseArgs>) -> Result<Json<Outline>, String> {
+    async fn parse(
+        &self,
+        Parameters(args): Parameters<ParseArgs>,
+    ) -> Result<Json<Outline>, String> {
         let roots = self.roots.clone();
-        blocking(move || tools::run_parse(&roots, args)).await.map(Json)
+        blocking(move || tools::run_parse(&roots, args))
+            .await
+            .map(Json)
     }
 
     #[tool(
@@ -108,7 +123,11 @@ impl AstServer {
         description = "Split files into semantic chunks (functions, methods, classes, sections; code between definitions as its own chunks) with stable ids, qualified names, signatures, docstrings, parents, line and byte ranges, content hashes and called names. A file's chunks tile it exactly. Per-file errors do not fail the call. Sends progress per file when given a progressToken.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn chunk(&self, Parameters(args): Parameters<ChunkArgs>, ctx: RequestContext<RoleServer>) -> Result<Json<ChunkResult>, String> {
+    async fn chunk(
+        &self,
+        Parameters(args): Parameters<ChunkArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<ChunkResult>, String> {
         tools::check_chunk_args(&args).map_err(|e| e.to_string())?;
         let roots = self.roots.clone();
         let cancel = CancelFlag::watch(ctx.ct.clone());
@@ -152,7 +171,21 @@ fn portable(schema: &rmcp::model::JsonObject) -> rmcp::model::JsonObject {
         match value {
             serde_json::Value::Object(map) => {
                 let numeric = map.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
-                    matches!(f, "uint" | "uint8" | "uint16" | "uint32" | "uint64" | "int" | "int8" | "int16" | "int32" | "int64" | "double" | "float")
+                    matches!(
+                        f,
+                        "uint"
+                            | "uint8"
+                            | "uint16"
+                            | "uint32"
+                            | "uint64"
+                            | "int"
+                            | "int8"
+                            | "int16"
+                            | "int32"
+                            | "int64"
+                            | "double"
+                            | "float"
+                    )
                 });
                 if numeric {
                     map.remove("format");
@@ -187,13 +220,24 @@ impl ServerHandler for AstServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if self.tool_router.get(&request.name).is_none() {
-            let known: Vec<_> = self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect();
+            let known: Vec<_> = self
+                .tool_router
+                .list_all()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
             return Err(ErrorData::invalid_params(
-                format!("unknown tool {:?}; this server has: {}", request.name, known.join(", ")),
+                format!(
+                    "unknown tool {:?}; this server has: {}",
+                    request.name,
+                    known.join(", ")
+                ),
                 None,
             ));
         }
-        self.tool_router.call(ToolCallContext::new(self, request, context)).await
+        self.tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -209,7 +253,9 @@ impl ServerHandler for AstServer {
 /// Shared types whose schemas are published beside the tools' (see `codeloci-ast schema`).
 pub fn shared_type_schemas() -> Vec<(&'static str, serde_json::Value)> {
     fn schema<T: schemars::JsonSchema + 'static>() -> serde_json::Value {
-        serde_json::Value::Object(portable(&rmcp::handler::server::tool::schema_for_type::<T>()))
+        serde_json::Value::Object(portable(
+            &rmcp::handler::server::tool::schema_for_type::<T>(),
+        ))
     }
     vec![
         ("file_entry", schema::<crate::scan::FileEntry>()),

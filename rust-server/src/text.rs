@@ -94,8 +94,14 @@ mod tests {
 
     #[test]
     fn detects_binary_and_bad_utf8() {
-        assert!(matches!(decode("x", b"ab\0c".to_vec()), Err(Error::Binary { offset: 2, .. })));
-        assert!(matches!(decode("x", vec![b'a', 0xff]), Err(Error::InvalidUtf8 { offset: 1, .. })));
+        assert!(matches!(
+            decode("x", b"ab\0c".to_vec()),
+            Err(Error::Binary { offset: 2, .. })
+        ));
+        assert!(matches!(
+            decode("x", vec![b'a', 0xff]),
+            Err(Error::InvalidUtf8 { offset: 1, .. })
+        ));
         assert_eq!(decode("x", "é\r\n".as_bytes().to_vec()).unwrap(), "é\r\n");
     }
 }

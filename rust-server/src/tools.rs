@@ -119,7 +119,9 @@ pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> R
     if max_file_bytes == 0 || max_file_bytes > MAX_SCAN_MAX_FILE_BYTES {
         return Err(Error::InvalidArgument {
             field: "max_file_bytes",
-            reason: format!("{max_file_bytes} is out of range; give 1 to {MAX_SCAN_MAX_FILE_BYTES}"),
+            reason: format!(
+                "{max_file_bytes} is out of range; give 1 to {MAX_SCAN_MAX_FILE_BYTES}"
+            ),
         });
     }
     if let Some(prev) = &args.previous {
@@ -145,7 +147,9 @@ pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> R
 /// Runs `parse`.
 pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
     let language_override = match &args.language {
-        Some(name) => Some(Language::from_name(name).ok_or_else(|| Error::UnknownLanguage(name.clone()))?),
+        Some(name) => {
+            Some(Language::from_name(name).ok_or_else(|| Error::UnknownLanguage(name.clone()))?)
+        }
         None => None,
     };
     match (args.path, args.content) {
@@ -181,7 +185,10 @@ pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
 /// Checks `chunk` arguments that do not depend on the files; returns the chunk cap.
 pub fn check_chunk_args(args: &ChunkArgs) -> Result<usize> {
     if args.paths.is_empty() {
-        return Err(Error::InvalidArgument { field: "paths", reason: "give at least one path".into() });
+        return Err(Error::InvalidArgument {
+            field: "paths",
+            reason: "give at least one path".into(),
+        });
     }
     if args.paths.len() > MAX_PATHS_PER_CALL {
         return Err(Error::Limit {
@@ -196,7 +203,9 @@ pub fn check_chunk_args(args: &ChunkArgs) -> Result<usize> {
     if !(MIN_MAX_CHUNK_CHARS..=MAX_MAX_CHUNK_CHARS).contains(&max) {
         return Err(Error::InvalidArgument {
             field: "max_chunk_chars",
-            reason: format!("{max} is out of range; give {MIN_MAX_CHUNK_CHARS} to {MAX_MAX_CHUNK_CHARS}"),
+            reason: format!(
+                "{max} is out of range; give {MIN_MAX_CHUNK_CHARS} to {MAX_MAX_CHUNK_CHARS}"
+            ),
         });
     }
     Ok(max)
@@ -217,10 +226,16 @@ pub fn run_chunk(
         .par_iter()
         .map(|path| {
             if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-                return Err(FileError { path: path.clone(), error: Error::Cancelled.to_string() });
+                return Err(FileError {
+                    path: path.clone(),
+                    error: Error::Cancelled.to_string(),
+                });
             }
-            let result = chunk_one(roots, base.as_ref(), path, max, redact, cancel)
-                .map_err(|e| FileError { path: path.clone(), error: e.to_string() });
+            let result =
+                chunk_one(roots, base.as_ref(), path, max, redact, cancel).map_err(|e| FileError {
+                    path: path.clone(),
+                    error: e.to_string(),
+                });
             on_file(path);
             result
         })
@@ -228,7 +243,11 @@ pub fn run_chunk(
     if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
         return Err(Error::Cancelled);
     }
-    let mut out = ChunkResult { chunks: Vec::new(), files: Vec::new(), errors: Vec::new() };
+    let mut out = ChunkResult {
+        chunks: Vec::new(),
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
     for item in per_file {
         match item {
             Ok((file, chunks)) => {
@@ -264,7 +283,11 @@ fn chunk_one(
     let lang = Language::detect(&file.absolute);
     let analysis = analyze(lang, &text, &rel, cancel)?;
     let mut chunks = chunk_text(&rel, lang, &text, &analysis, max);
-    let redactions = if redact { redact_chunks(&text, &mut chunks) } else { 0 };
+    let redactions = if redact {
+        redact_chunks(&text, &mut chunks)
+    } else {
+        0
+    };
     let summary = ChunkedFile {
         path: rel,
         language: lang,
@@ -298,7 +321,9 @@ fn resolve_base(roots: &Roots, root: Option<&str>) -> Result<Option<Resolved>> {
     let Some(root) = root else { return Ok(None) };
     let resolved = roots.resolve(root, None)?;
     if !resolved.absolute.is_dir() {
-        return Err(Error::NotADirectory { path: root.to_string() });
+        return Err(Error::NotADirectory {
+            path: root.to_string(),
+        });
     }
     Ok(Some(resolved))
 }
@@ -306,7 +331,9 @@ fn resolve_base(roots: &Roots, root: Option<&str>) -> Result<Option<Resolved>> {
 fn resolve_file(roots: &Roots, path: &str, base: Option<&Resolved>) -> Result<Resolved> {
     let file = roots.resolve(path, base.map(|b| b.absolute.as_path()))?;
     if !file.absolute.is_file() {
-        return Err(Error::NotAFile { path: path.to_string() });
+        return Err(Error::NotAFile {
+            path: path.to_string(),
+        });
     }
     Ok(file)
 }
@@ -315,7 +342,9 @@ fn resolve_file(roots: &Roots, path: &str, base: Option<&Resolved>) -> Result<Re
 /// server root that holds it.
 fn output_path(base: Option<&Resolved>, file: &Resolved) -> String {
     match base {
-        Some(b) if file.absolute.starts_with(&b.absolute) => relative_string(&b.absolute, &file.absolute),
+        Some(b) if file.absolute.starts_with(&b.absolute) => {
+            relative_string(&b.absolute, &file.absolute)
+        }
         _ => file.relative.clone(),
     }
 }
@@ -334,7 +363,10 @@ fn check_size(what: &str, size: u64) -> Result<()> {
 }
 
 fn read_text(path: &Path, rel: &str) -> Result<String> {
-    let io = |source| Error::Io { path: rel.to_string(), source };
+    let io = |source| Error::Io {
+        path: rel.to_string(),
+        source,
+    };
     let size = fs::metadata(path).map_err(io)?.len();
     check_size(&format!("the size of {rel}"), size)?;
     let bytes = fs::read(path).map_err(io)?;

@@ -39,7 +39,9 @@ fn start(root: &std::path::Path) -> (Server, String) {
             }
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("server printed its address");
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server printed its address");
     (Server(child), url)
 }
 
@@ -55,14 +57,32 @@ async fn tools_over_streamable_http() {
     assert_eq!(names, ["chunk", "parse", "scan"]);
     assert!(tools.iter().all(|t| t.output_schema.is_some()));
     let result = client
-        .call_tool(CallToolRequestParams::new("chunk").with_arguments(json!({"paths": ["sample.go"]}).as_object().unwrap().clone()))
+        .call_tool(
+            CallToolRequestParams::new("chunk")
+                .with_arguments(json!({"paths": ["sample.go"]}).as_object().unwrap().clone()),
+        )
         .await
         .unwrap();
     let out = result.structured_content.unwrap();
-    let names: Vec<_> = out["chunks"].as_array().unwrap().iter().filter_map(|c| c["qualified_name"].as_str()).collect();
-    assert!(names.contains(&"Server.Run") && names.contains(&"NewServer"), "{names:?}");
+    let names: Vec<_> = out["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["qualified_name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"Server.Run") && names.contains(&"NewServer"),
+        "{names:?}"
+    );
     let refused = client
-        .call_tool(CallToolRequestParams::new("parse").with_arguments(json!({"path": "../Cargo.toml"}).as_object().unwrap().clone()))
+        .call_tool(
+            CallToolRequestParams::new("parse").with_arguments(
+                json!({"path": "../Cargo.toml"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
         .await
         .unwrap();
     assert_eq!(refused.is_error, Some(true));

@@ -44,16 +44,30 @@ async fn tools_list_matches_snapshot_and_shared_schemas() {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&snapshot, &rendered).unwrap();
     }
-    assert_eq!(rendered, std::fs::read_to_string(&snapshot).unwrap(), "tools/list wire JSON changed");
+    assert_eq!(
+        rendered,
+        std::fs::read_to_string(&snapshot).unwrap(),
+        "tools/list wire JSON changed"
+    );
     // Every advertised schema is byte-for-byte the file in shared-schemas/.
     let shared = repo_root().join("shared-schemas");
     for tool in &tools {
-        for (suffix, schema) in [("input", Some(&tool.input_schema)), ("output", tool.output_schema.as_ref())] {
+        for (suffix, schema) in [
+            ("input", Some(&tool.input_schema)),
+            ("output", tool.output_schema.as_ref()),
+        ] {
             let schema = schema.unwrap_or_else(|| panic!("{} has no {suffix} schema", tool.name));
             let file = shared.join(format!("{}.{suffix}.schema.json", tool.name));
-            let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_else(|_| panic!("missing {}", file.display()))).unwrap();
+            let on_disk: Value = serde_json::from_str(
+                &std::fs::read_to_string(&file)
+                    .unwrap_or_else(|_| panic!("missing {}", file.display())),
+            )
+            .unwrap();
             assert_eq!(Value::Object(schema.as_ref().clone()), on_disk, "schema drift: {} differs from what the server advertises; run `codeloci-ast schema --write shared-schemas`", file.display());
-            assert_eq!(on_disk["$schema"], "https://json-schema.org/draft/2020-12/schema");
+            assert_eq!(
+                on_disk["$schema"],
+                "https://json-schema.org/draft/2020-12/schema"
+            );
         }
     }
     client.cancel().await.unwrap();
@@ -62,16 +76,28 @@ async fn tools_list_matches_snapshot_and_shared_schemas() {
 #[test]
 fn schema_command_writes_exactly_the_shared_schemas() {
     let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(BIN).args(["schema", "--write"]).arg(dir.path()).status().unwrap();
+    let status = std::process::Command::new(BIN)
+        .args(["schema", "--write"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     let shared = repo_root().join("shared-schemas");
-    let mut written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     written.sort();
     assert_eq!(written.len(), 9, "3 tools × input/output + 3 shared types");
     for name in written {
         let ours = std::fs::read_to_string(dir.path().join(&name)).unwrap();
         let theirs = std::fs::read_to_string(shared.join(&name)).unwrap_or_default();
-        assert_eq!(ours, theirs, "shared-schemas/{} drifted", name.to_string_lossy());
+        assert_eq!(
+            ours,
+            theirs,
+            "shared-schemas/{} drifted",
+            name.to_string_lossy()
+        );
     }
 }
 
@@ -81,17 +107,33 @@ async fn chunk_returns_named_functions_of_this_repository_with_right_lines() {
     let client = client(&root).await;
     let scan = client.call_tool(CallToolRequestParams::new("scan").with_arguments(args(json!({"root": ".", "include": ["**/*.rs", "**/*.py"], "exclude": ["**/tests/fixtures/**"]})))).await.unwrap();
     let scanned = scan.structured_content.unwrap();
-    let paths: Vec<String> = scanned["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+    let paths: Vec<String> = scanned["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
     assert!(paths.iter().any(|p| p == "rust-server/src/chunk.rs"));
-    assert!(paths.iter().any(|p| p.ends_with(".py")), "the repository has Python files");
-    let result = client.call_tool(CallToolRequestParams::new("chunk").with_arguments(args(json!({"paths": paths})))).await.unwrap();
+    assert!(
+        paths.iter().any(|p| p.ends_with(".py")),
+        "the repository has Python files"
+    );
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("chunk").with_arguments(args(json!({"paths": paths}))),
+        )
+        .await
+        .unwrap();
     let out = result.structured_content.unwrap();
     assert_eq!(out["errors"], json!([]));
     let mut checked = 0;
     for chunk in out["chunks"].as_array().unwrap() {
         let kind = chunk["kind"].as_str().unwrap();
         // Whole definitions only: pieces of a split one do not all hold its `def` line.
-        let whole = chunk["symbols"].as_array().unwrap().contains(&chunk["qualified_name"]);
+        let whole = chunk["symbols"]
+            .as_array()
+            .unwrap()
+            .contains(&chunk["qualified_name"]);
         if !matches!(kind, "function" | "method") || !whole {
             continue;
         }
@@ -99,14 +141,30 @@ async fn chunk_returns_named_functions_of_this_repository_with_right_lines() {
         let path = root.join(chunk["path"].as_str().unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        let (start, end) = (chunk["start_line"].as_u64().unwrap() as usize, chunk["end_line"].as_u64().unwrap() as usize);
+        let (start, end) = (
+            chunk["start_line"].as_u64().unwrap() as usize,
+            chunk["end_line"].as_u64().unwrap() as usize,
+        );
         let span = lines[start - 1..end].join("\n");
-        let keyword = if path.extension().unwrap() == "py" { format!("def {name}(") } else { format!("fn {name}") };
-        assert!(span.contains(&keyword), "{}:{start}-{end} should define {name}", path.display());
+        let keyword = if path.extension().unwrap() == "py" {
+            format!("def {name}(")
+        } else {
+            format!("fn {name}")
+        };
+        assert!(
+            span.contains(&keyword),
+            "{}:{start}-{end} should define {name}",
+            path.display()
+        );
         checked += 1;
     }
     assert!(checked > 100, "checked {checked} functions");
-    let chunk_rs = out["chunks"].as_array().unwrap().iter().find(|c| c["qualified_name"] == "chunk_text").unwrap();
+    let chunk_rs = out["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["qualified_name"] == "chunk_text")
+        .unwrap();
     assert_eq!(chunk_rs["path"], "rust-server/src/chunk.rs");
     assert_eq!(chunk_rs["kind"], "function");
     client.cancel().await.unwrap();
@@ -115,11 +173,21 @@ async fn chunk_returns_named_functions_of_this_repository_with_right_lines() {
 #[tokio::test]
 async fn parse_outlines_a_file_and_inline_content() {
     let client = client(&manifest_dir().join("tests/fixtures")).await;
-    let r = client.call_tool(CallToolRequestParams::new("parse").with_arguments(args(json!({"path": "sample.py"})))).await.unwrap();
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("parse").with_arguments(args(json!({"path": "sample.py"}))),
+        )
+        .await
+        .unwrap();
     let o = r.structured_content.unwrap();
     assert_eq!(o["language"], "python");
     assert_eq!(o["definitions"][0]["qualified_name"], "add");
-    let r = client.call_tool(CallToolRequestParams::new("parse").with_arguments(args(json!({"content": "fn a() {}\nfn b() {}\n", "language": "rust"})))).await.unwrap();
+    let r = client
+        .call_tool(CallToolRequestParams::new("parse").with_arguments(args(
+            json!({"content": "fn a() {}\nfn b() {}\n", "language": "rust"}),
+        )))
+        .await
+        .unwrap();
     let o = r.structured_content.unwrap();
     assert_eq!(o["path"], Value::Null);
     assert_eq!(o["definitions"].as_array().unwrap().len(), 2);
@@ -149,7 +217,8 @@ impl Tree {
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(root.join("src"), root.join("src/nested/loop")).unwrap();
-            std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("escape.txt")).unwrap();
+            std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("escape.txt"))
+                .unwrap();
         }
         Tree { dir }
     }
@@ -164,11 +233,38 @@ fn scan_lists_skips_and_diffs_against_previous() {
     let mut raw = Raw::spawn(&[&tree.root()]);
     let r = raw.call(1, "scan", json!({"root": ".", "max_file_bytes": 1000}));
     let s = structured(&r).clone();
-    let files: Vec<&str> = s["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert_eq!(files, [".gitignore", "empty.py", "src/a.py", "src/nested/b.rs"]);
-    let skipped: Vec<(String, String)> = s["skipped"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap().into(), f["reason"].as_str().unwrap().into())).collect();
-    for expected in [(".env", "secret_file"), ("big.txt", "too_large"), ("escape.txt", "symlink"), ("image.png", "binary"), ("src/nested/loop", "symlink")] {
-        assert!(skipped.contains(&(expected.0.to_string(), expected.1.to_string())), "{expected:?} in {skipped:?}");
+    let files: Vec<&str> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [".gitignore", "empty.py", "src/a.py", "src/nested/b.rs"]
+    );
+    let skipped: Vec<(String, String)> = s["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for expected in [
+        (".env", "secret_file"),
+        ("big.txt", "too_large"),
+        ("escape.txt", "symlink"),
+        ("image.png", "binary"),
+        ("src/nested/loop", "symlink"),
+    ] {
+        assert!(
+            skipped.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} in {skipped:?}"
+        );
     }
     let a = &s["files"][2];
     assert_eq!(a["language"], "python");
@@ -176,8 +272,22 @@ fn scan_lists_skips_and_diffs_against_previous() {
     assert_eq!(s["stats"]["hashed"], 4);
 
     // Same tree again with the manifest: nothing re-read.
-    let previous: serde_json::Map<String, Value> = s["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap().to_string(), json!({"hash": f["hash"], "size": f["size"], "mtime_ns": f["mtime_ns"]}))).collect();
-    let r = raw.call(2, "scan", json!({"root": ".", "max_file_bytes": 1000, "previous": previous}));
+    let previous: serde_json::Map<String, Value> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                json!({"hash": f["hash"], "size": f["size"], "mtime_ns": f["mtime_ns"]}),
+            )
+        })
+        .collect();
+    let r = raw.call(
+        2,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 1000, "previous": previous}),
+    );
     let s2 = structured(&r);
     assert_eq!(s2["stats"]["hashed"], 0, "unchanged files are not re-read");
     assert_eq!(s2["unchanged"].as_array().unwrap().len(), 4);
@@ -187,7 +297,11 @@ fn scan_lists_skips_and_diffs_against_previous() {
     std::fs::write(tree.root().join("src/a.py"), "def a():\n    return 2\n").unwrap();
     std::fs::remove_file(tree.root().join("src/nested/b.rs")).unwrap();
     std::fs::write(tree.root().join("src/c.go"), "package c\n").unwrap();
-    let r = raw.call(3, "scan", json!({"root": ".", "max_file_bytes": 1000, "previous": previous}));
+    let r = raw.call(
+        3,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 1000, "previous": previous}),
+    );
     let s3 = structured(&r);
     assert_eq!(s3["changed"], json!(["src/a.py"]));
     assert_eq!(s3["removed"], json!(["src/nested/b.rs"]));
@@ -204,18 +318,30 @@ fn paths_outside_the_roots_are_refused_naming_path_and_roots() {
         ("parse", json!({"path": "../outside.txt"})),
         ("parse", json!({"path": outside.to_str().unwrap()})),
         ("parse", json!({"path": "escape.txt"})),
-        ("chunk", json!({"paths": ["src/nested/loop/../../outside.txt"]})),
+        (
+            "chunk",
+            json!({"paths": ["src/nested/loop/../../outside.txt"]}),
+        ),
         ("scan", json!({"root": ".."})),
     ];
     for (i, (tool, a)) in cases.into_iter().enumerate() {
         let r = raw.call(10 + i as u64, tool, a.clone());
         let text = if tool == "chunk" {
-            structured(&r)["errors"][0]["error"].as_str().unwrap().to_string()
+            structured(&r)["errors"][0]["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
         } else {
             tool_error(&r)
         };
-        assert!(text.contains("outside the allowed roots"), "{tool} {a}: {text}");
-        assert!(text.contains(tree.root().canonicalize().unwrap().to_str().unwrap()), "names the roots: {text}");
+        assert!(
+            text.contains("outside the allowed roots"),
+            "{tool} {a}: {text}"
+        );
+        assert!(
+            text.contains(tree.root().canonicalize().unwrap().to_str().unwrap()),
+            "names the roots: {text}"
+        );
     }
     for (i, bad) in ["~/x", "a\u{0}b", ""].into_iter().enumerate() {
         let text = tool_error(&raw.call(20 + i as u64, "parse", json!({"path": bad})));
@@ -234,18 +360,82 @@ fn bad_inputs_get_specific_errors_and_the_server_keeps_serving() {
     let mut raw = Raw::spawn(&[&root]);
     let expect = |raw: &mut Raw, id, tool: &str, a: Value, needle: &str| {
         let r = raw.call(id, tool, a);
-        let text = if tool == "chunk" { structured(&r)["errors"][0]["error"].as_str().unwrap_or("").to_string() } else { tool_error(&r) };
-        assert!(text.contains(needle), "{tool}: expected {needle:?} in {text:?}");
+        let text = if tool == "chunk" {
+            structured(&r)["errors"][0]["error"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        } else {
+            tool_error(&r)
+        };
+        assert!(
+            text.contains(needle),
+            "{tool}: expected {needle:?} in {text:?}"
+        );
     };
-    expect(&mut raw, 1, "parse", json!({"path": "nope.py"}), "path not found: nope.py");
-    expect(&mut raw, 2, "parse", json!({"path": "src"}), "is a directory, not a file");
-    expect(&mut raw, 3, "parse", json!({"content": "x", "language": "cobol"}), "unknown language \"cobol\"");
-    expect(&mut raw, 4, "parse", json!({"content": "x"}), "`content` needs `language`");
-    expect(&mut raw, 5, "parse", json!({"path": "latin1.py"}), "not valid UTF-8 (first invalid byte at offset 5)");
-    expect(&mut raw, 6, "chunk", json!({"paths": ["huge.js"]}), "over the limit 16777216 (MAX_FILE_BYTES)");
-    expect(&mut raw, 7, "chunk", json!({"paths": ["image.png"]}), "looks binary");
-    expect(&mut raw, 8, "scan", json!({"root": "src/a.py"}), "is not a directory");
-    expect(&mut raw, 9, "scan", json!({"root": ".", "include": ["a[b"]}), "invalid argument `include`");
+    expect(
+        &mut raw,
+        1,
+        "parse",
+        json!({"path": "nope.py"}),
+        "path not found: nope.py",
+    );
+    expect(
+        &mut raw,
+        2,
+        "parse",
+        json!({"path": "src"}),
+        "is a directory, not a file",
+    );
+    expect(
+        &mut raw,
+        3,
+        "parse",
+        json!({"content": "x", "language": "cobol"}),
+        "unknown language \"cobol\"",
+    );
+    expect(
+        &mut raw,
+        4,
+        "parse",
+        json!({"content": "x"}),
+        "`content` needs `language`",
+    );
+    expect(
+        &mut raw,
+        5,
+        "parse",
+        json!({"path": "latin1.py"}),
+        "not valid UTF-8 (first invalid byte at offset 5)",
+    );
+    expect(
+        &mut raw,
+        6,
+        "chunk",
+        json!({"paths": ["huge.js"]}),
+        "over the limit 16777216 (MAX_FILE_BYTES)",
+    );
+    expect(
+        &mut raw,
+        7,
+        "chunk",
+        json!({"paths": ["image.png"]}),
+        "looks binary",
+    );
+    expect(
+        &mut raw,
+        8,
+        "scan",
+        json!({"root": "src/a.py"}),
+        "is not a directory",
+    );
+    expect(
+        &mut raw,
+        9,
+        "scan",
+        json!({"root": ".", "include": ["a[b"]}),
+        "invalid argument `include`",
+    );
     // Wrong argument types and unknown fields: a JSON-RPC error naming the problem.
     let r = raw.call(10, "chunk", json!({"paths": "src/a.py"}));
     assert!(r.to_string().contains("invalid type"), "{r}");
@@ -273,11 +463,26 @@ fn limits_hold_at_their_edges() {
     let r = raw.call(1, "chunk", json!({"paths": paths}));
     assert_eq!(structured(&r)["files"].as_array().unwrap().len(), 1000);
     let paths: Vec<String> = (0..1001).map(|_| "src/a.py".to_string()).collect();
-    assert!(tool_error(&raw.call(2, "chunk", json!({"paths": paths}))).contains("MAX_PATHS_PER_CALL"));
+    assert!(
+        tool_error(&raw.call(2, "chunk", json!({"paths": paths}))).contains("MAX_PATHS_PER_CALL")
+    );
     // max_chunk_chars: 200 and 20000 accepted, 199 and 20001 refused.
-    for (id, max, ok) in [(3, 200, true), (4, 20_000, true), (5, 199, false), (6, 20_001, false)] {
-        let r = raw.call(id, "chunk", json!({"paths": ["src/a.py"], "max_chunk_chars": max}));
-        if ok { structured(&r); } else { assert!(tool_error(&r).contains("max_chunk_chars")); }
+    for (id, max, ok) in [
+        (3, 200, true),
+        (4, 20_000, true),
+        (5, 199, false),
+        (6, 20_001, false),
+    ] {
+        let r = raw.call(
+            id,
+            "chunk",
+            json!({"paths": ["src/a.py"], "max_chunk_chars": max}),
+        );
+        if ok {
+            structured(&r);
+        } else {
+            assert!(tool_error(&r).contains("max_chunk_chars"));
+        }
     }
     // MAX_FILE_BYTES: exactly 16 MiB is chunked, one byte more is refused.
     let line = "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz_\n";
@@ -285,17 +490,37 @@ fn limits_hold_at_their_edges() {
     let at_limit = line.repeat(16 * 1024 * 1024 / 64);
     std::fs::write(root.join("at_limit.txt"), &at_limit).unwrap();
     std::fs::write(root.join("over_limit.txt"), format!("{at_limit}x")).unwrap();
-    let r = raw.call(7, "chunk", json!({"paths": ["at_limit.txt"], "max_chunk_chars": 20000}));
+    let r = raw.call(
+        7,
+        "chunk",
+        json!({"paths": ["at_limit.txt"], "max_chunk_chars": 20000}),
+    );
     assert_eq!(structured(&r)["errors"], json!([]));
     assert_eq!(structured(&r)["files"][0]["bytes"], 16 * 1024 * 1024);
     let r = raw.call(8, "chunk", json!({"paths": ["over_limit.txt"]}));
-    assert!(structured(&r)["errors"][0]["error"].as_str().unwrap().contains("MAX_FILE_BYTES"));
+    assert!(structured(&r)["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("MAX_FILE_BYTES"));
     // scan's max_file_bytes: a file of exactly the cap is listed, one byte over is skipped.
-    let r = raw.call(9, "scan", json!({"root": ".", "max_file_bytes": 2000, "include": ["big.txt"]}));
+    let r = raw.call(
+        9,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 2000, "include": ["big.txt"]}),
+    );
     assert_eq!(structured(&r)["files"][0]["path"], "big.txt");
-    let r = raw.call(10, "scan", json!({"root": ".", "max_file_bytes": 1999, "include": ["big.txt"]}));
+    let r = raw.call(
+        10,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 1999, "include": ["big.txt"]}),
+    );
     assert_eq!(structured(&r)["skipped"][0]["reason"], "too_large");
-    assert!(tool_error(&raw.call(11, "scan", json!({"root": ".", "max_file_bytes": 16 * 1024 * 1024 + 1}))).contains("max_file_bytes"));
+    assert!(tool_error(&raw.call(
+        11,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 16 * 1024 * 1024 + 1})
+    ))
+    .contains("max_file_bytes"));
 }
 
 #[test]
@@ -310,10 +535,15 @@ fn minified_one_line_file_chunks_correctly() {
     let r = raw.call(1, "chunk", json!({"paths": ["app.min.js"]}));
     let out = structured(&r);
     let chunks = out["chunks"].as_array().unwrap();
-    let joined: String = chunks.iter().map(|c| c["content"].as_str().unwrap()).collect();
+    let joined: String = chunks
+        .iter()
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
     assert_eq!(joined.len(), text.len());
     assert!(joined == text, "chunks tile the minified file");
-    assert!(chunks.iter().all(|c| c["start_line"] == 1 && c["end_line"] == 1));
+    assert!(chunks
+        .iter()
+        .all(|c| c["start_line"] == 1 && c["end_line"] == 1));
 }
 
 #[test]
@@ -324,9 +554,19 @@ fn progress_is_reported_per_file_and_cancellation_keeps_the_server_alive() {
         "name": "chunk", "arguments": {"paths": ["src/a.py", "src/nested/b.rs", "empty.py"]}, "_meta": {"progressToken": "tok-1"}}}).to_string());
     let r = raw.response(1);
     structured(&r);
-    let progress: Vec<&Value> = raw.notifications.iter().filter(|n| n["method"] == "notifications/progress").collect();
-    assert_eq!(progress.len(), 3, "one progress notification per file: {progress:?}");
-    assert!(progress.iter().all(|p| p["params"]["progressToken"] == "tok-1" && p["params"]["total"] == 3.0));
+    let progress: Vec<&Value> = raw
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(
+        progress.len(),
+        3,
+        "one progress notification per file: {progress:?}"
+    );
+    assert!(progress
+        .iter()
+        .all(|p| p["params"]["progressToken"] == "tok-1" && p["params"]["total"] == 3.0));
     assert_eq!(progress.last().unwrap()["params"]["progress"], 3.0);
 
     // Cancel a large request right away; whatever it answered, the next call works.
@@ -350,15 +590,38 @@ fn secrets_are_redacted_from_chunks_by_default() {
     let mut raw = Raw::spawn(&[&root]);
     let r = raw.call(1, "chunk", json!({"paths": ["settings.py"]}));
     let out = structured(&r);
-    let text: String = out["chunks"].as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
-    assert!(!text.contains("AKIAIOSFODNN7EXAMPLE") && !text.contains("S3cr3tP4ss"), "{text}");
-    assert!(text.contains("[REDACTED:aws_access_key_id]") && text.contains("postgres://app:[REDACTED:connection_string_password]@db"));
+    let text: String = out["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
+    assert!(
+        !text.contains("AKIAIOSFODNN7EXAMPLE") && !text.contains("S3cr3tP4ss"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[REDACTED:aws_access_key_id]")
+            && text.contains("postgres://app:[REDACTED:connection_string_password]@db")
+    );
     assert_eq!(out["files"][0]["redactions"], 2);
     let first = &out["chunks"][0];
     assert_eq!(first["redactions"][0]["kind"], "aws_access_key_id");
     // Ranges still refer to the file on disk.
     assert_eq!(first["redactions"][0]["start_byte"], 11);
-    let r = raw.call(2, "chunk", json!({"paths": ["settings.py"], "redact_secrets": false}));
-    let raw_text: String = structured(&r)["chunks"].as_array().unwrap().iter().map(|c| c["content"].as_str().unwrap()).collect();
-    assert_eq!(raw_text, std::fs::read_to_string(root.join("settings.py")).unwrap());
+    let r = raw.call(
+        2,
+        "chunk",
+        json!({"paths": ["settings.py"], "redact_secrets": false}),
+    );
+    let raw_text: String = structured(&r)["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        raw_text,
+        std::fs::read_to_string(root.join("settings.py")).unwrap()
+    );
 }

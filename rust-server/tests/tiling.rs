@@ -6,8 +6,8 @@ mod support;
 use codeloci_ast::chunk::chunk_text;
 use codeloci_ast::language::Language;
 use codeloci_ast::outline::analyze;
-use support::{assert_tiles, fixtures};
 use proptest::prelude::*;
+use support::{assert_tiles, fixtures};
 
 fn fixture_pieces() -> Vec<(Language, Vec<String>)> {
     let mut out = Vec::new();
@@ -31,7 +31,11 @@ fn check(lang: Language, text: &str, max: usize) {
     for c in &chunks {
         assert!(ids.insert(c.id.clone()), "duplicate id");
         let core = c.content.trim().chars().count();
-        assert!(core <= max + 4, "chunk of {core} chars over cap {max}: {:?}", c.qualified_name);
+        assert!(
+            core <= max + 4,
+            "chunk of {core} chars over cap {max}: {:?}",
+            c.qualified_name
+        );
     }
 }
 
@@ -78,10 +82,26 @@ fn deep_nesting_does_not_overflow() {
     // 10,000-deep nesting in several grammars: no stack overflow, still tiles.
     let depth = 10_000;
     let cases = [
-        (Language::Python, format!("x = {}1{}\n", "[".repeat(depth), "]".repeat(depth))),
-        (Language::Javascript, format!("f({}0{});\n", "(".repeat(depth), ")".repeat(depth))),
-        (Language::Rust, format!("fn f() {{ {} }}\n", "{".repeat(depth) + &"}".repeat(depth))),
-        (Language::Python, (0..200).map(|i| format!("{}def f{i}():\n", "    ".repeat(i))).collect::<String>() + &"    ".repeat(200) + "pass\n"),
+        (
+            Language::Python,
+            format!("x = {}1{}\n", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            Language::Javascript,
+            format!("f({}0{});\n", "(".repeat(depth), ")".repeat(depth)),
+        ),
+        (
+            Language::Rust,
+            format!("fn f() {{ {} }}\n", "{".repeat(depth) + &"}".repeat(depth)),
+        ),
+        (
+            Language::Python,
+            (0..200)
+                .map(|i| format!("{}def f{i}():\n", "    ".repeat(i)))
+                .collect::<String>()
+                + &"    ".repeat(200)
+                + "pass\n",
+        ),
     ];
     for (lang, text) in cases {
         check(lang, &text, 1500);

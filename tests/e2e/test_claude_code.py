@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require
 
 pytestmark = pytest.mark.timeout(300)
@@ -87,8 +86,17 @@ def test_mcp_add_then_list_shows_codeloci_connected(
     env = scratch_env(home)
 
     added = run_claude(
-        claude, env, project,
-        "mcp", "add", "codeloci", "--", codeloci_bin, "serve", "--data-dir", str(data),
+        claude,
+        env,
+        project,
+        "mcp",
+        "add",
+        "codeloci",
+        "--",
+        codeloci_bin,
+        "serve",
+        "--data-dir",
+        str(data),
     )
     assert "Added stdio MCP server codeloci" in added, added
     # A deliberately broken registration next to it: proves the check can fail.

@@ -20,9 +20,8 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import ClientSession, StdioServerParameters, stdio_client
-
 from conftest import FIXTURES, REPO, require
+from mcp import ClientSession, StdioServerParameters, stdio_client
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -163,12 +162,16 @@ def rust_child_of_server(data: Path) -> int:
     """The pid of the ``codeloci-ast`` child of the ``codeloci serve`` using ``data``."""
     procs = processes()
     servers = [
-        pid for pid, _, argv in procs
-        if "serve" in argv and str(data) in argv and not Path(argv[0]).name.startswith("codeloci-ast")
+        pid
+        for pid, _, argv in procs
+        if "serve" in argv
+        and str(data) in argv
+        and not Path(argv[0]).name.startswith("codeloci-ast")
     ]
     assert len(servers) == 1, f"expected one codeloci serve for {data}, found {servers}"
     children = [
-        pid for pid, ppid, argv in procs
+        pid
+        for pid, ppid, argv in procs
         if ppid == servers[0] and Path(argv[0]).name == "codeloci-ast"
     ]
     assert len(children) == 1, f"codeloci serve {servers[0]} has codeloci-ast children {children}"
@@ -195,7 +198,9 @@ def test_index_repository_then_code_search_finds_functions_by_description(
         async with serve(codeloci_bin, repo, tmp_path / "data") as srv:
             names = await srv.tool_names()
             missing = INDEX_TOOLS - names
-            assert not missing, f"codeloci serve does not publish {sorted(missing)}; has {sorted(names)}"
+            assert not missing, (
+                f"codeloci serve does not publish {sorted(missing)}; has {sorted(names)}"
+            )
 
             indexed = await srv.ok("index_repository", {"path": str(repo)})
             assert indexed, "index_repository returned nothing"
@@ -292,7 +297,9 @@ def test_store_and_find_per_level_then_read_only_server_refuses_writes(
                 "memory_store", {"content": "must not be stored", "level": "PROJECT_CONTEXT"}
             )
             assert "read-only" in message, message
-            message = await srv.refused("memory_delete", {"ids": [ids["PROJECT_CONTEXT"]], "confirm": 1})
+            message = await srv.refused(
+                "memory_delete", {"ids": [ids["PROJECT_CONTEXT"]], "confirm": 1}
+            )
             assert "read-only" in message, message
 
             # What the first server stored is still there, per level, after a restart.
@@ -322,7 +329,9 @@ async def check_levels(srv: Client) -> None:
             assert found["untrusted"] is True
             contents = [r["content"] for r in found["results"]]
             assert content in contents, f"{tool}({args}) missed its memory: {contents}"
-            assert not (mine - {content}) & set(contents), f"{tool} leaked another level: {contents}"
+            assert not (mine - {content}) & set(contents), (
+                f"{tool} leaked another level: {contents}"
+            )
             assert {r["level"] for r in found["results"] if r["content"] in mine} == {level}
             if args:
                 assert contents[0] == content, f"{tool}({args}): not ranked first: {contents}"

@@ -26,7 +26,12 @@ impl Raw {
         for r in roots {
             cmd.arg("--root").arg(r);
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = channel();
@@ -38,12 +43,19 @@ impl Raw {
                 }
             }
         });
-        let mut raw = Raw { child, stdin, lines, notifications: Vec::new() };
+        let mut raw = Raw {
+            child,
+            stdin,
+            lines,
+            notifications: Vec::new(),
+        };
         let init = raw.request(0, "initialize", json!({
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "0"}
         }));
         assert!(init.get("result").is_some(), "initialize failed: {init}");
-        raw.send_line(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
+        raw.send_line(
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        );
         raw
     }
 
@@ -54,15 +66,21 @@ impl Raw {
     }
 
     pub fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send_line(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+        self.send_line(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
         self.response(id)
     }
 
     /// Waits (at most 60 s) for the response with `id`, keeping notifications.
     pub fn response(&mut self, id: u64) -> Value {
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(60)).expect("server answered within 60 s");
-            let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"));
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("server answered within 60 s");
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"));
             if msg.get("id") == Some(&json!(id)) {
                 return msg;
             }
@@ -90,14 +108,28 @@ impl Drop for Raw {
 
 /// The structured result of a successful tool call.
 pub fn structured(response: &Value) -> &Value {
-    let result = response.get("result").unwrap_or_else(|| panic!("no result: {response}"));
-    assert_ne!(result.get("isError"), Some(&json!(true)), "tool error: {result}");
-    result.get("structuredContent").unwrap_or_else(|| panic!("no structuredContent: {result}"))
+    let result = response
+        .get("result")
+        .unwrap_or_else(|| panic!("no result: {response}"));
+    assert_ne!(
+        result.get("isError"),
+        Some(&json!(true)),
+        "tool error: {result}"
+    );
+    result
+        .get("structuredContent")
+        .unwrap_or_else(|| panic!("no structuredContent: {result}"))
 }
 
 /// The error text of a failed tool call (isError result).
 pub fn tool_error(response: &Value) -> String {
-    let result = response.get("result").unwrap_or_else(|| panic!("no result: {response}"));
-    assert_eq!(result.get("isError"), Some(&json!(true)), "expected a tool error: {result}");
+    let result = response
+        .get("result")
+        .unwrap_or_else(|| panic!("no result: {response}"));
+    assert_eq!(
+        result.get("isError"),
+        Some(&json!(true)),
+        "expected a tool error: {result}"
+    );
     result["content"][0]["text"].as_str().unwrap().to_string()
 }

@@ -25,7 +25,11 @@ pub fn assert_tiles(text: &str, chunks: &[Chunk]) {
     assert_eq!(joined, text, "chunks must tile the file exactly");
     let mut pos = 0;
     for c in chunks {
-        assert_eq!(c.start_byte, pos, "chunk {:?} does not start where the previous ended", c.qualified_name);
+        assert_eq!(
+            c.start_byte, pos,
+            "chunk {:?} does not start where the previous ended",
+            c.qualified_name
+        );
         assert_eq!(&text[c.start_byte..c.end_byte], c.content);
         pos = c.end_byte;
     }

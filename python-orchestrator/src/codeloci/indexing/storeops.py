@@ -1,0 +1,263 @@
+"""Store operations code indexing needs beyond :class:`codeloci.store.MemoryStore`.
+
+Code chunks live in the memory collection (``context_level=PROJECT_CONTEXT``, ``kind=code``)
+so ``memory_find`` covers notes and code together. Indexing needs four things the public
+interface does not have yet: points written with their sparse (BM25) vector only, the dense
+vector filled in later, counting/scrolling points by "has a dense vector", and sparse-only or
+weighted-fusion queries with IDF statistics restricted to one project.
+
+:class:`EdgeCodeOps` does these on the embedded engine (``qdrant-edge``) directly.
+:class:`PlainCodeOps` works on any :class:`MemoryStore` through its public methods: it has no
+deferred dense vectors (the pipeline embeds before writing) and fuses with the store's own
+``search_hybrid``. Once ``MemoryStore`` grows these methods this module can shrink to a shim.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from codeloci.store import DENSE_VECTOR, SPARSE_VECTOR, Filter, Hit, MemoryStore, PointIn, SparseVec
+
+__all__ = ["CodeOps", "CodePoint", "EdgeCodeOps", "PlainCodeOps", "code_ops_for"]
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class CodePoint:
+    id: str
+    payload: dict[str, Any]
+    sparse: SparseVec
+    dense: Vector | None = None
+
+
+class CodeOps(abc.ABC):
+    """Write and query code points; every write is serialised by :attr:`write_lock`."""
+
+    #: Whether points may be written before their dense vector exists.
+    deferred_dense: bool = False
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.write_lock = threading.RLock()
+
+    @abc.abstractmethod
+    def upsert(self, points: Sequence[CodePoint]) -> None: ...
+
+    @abc.abstractmethod
+    def set_dense(self, ids: Sequence[str], vectors: Vector) -> int:
+        """Give existing points their dense vector; ids no longer in the store are skipped.
+        Returns how many were updated."""
+
+    @abc.abstractmethod
+    def count(self, flt: Filter, *, has_dense: bool | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def pending(self, flt: Filter, limit: int) -> list[Hit]:
+        """Points matching ``flt`` that have no dense vector yet."""
+
+    @abc.abstractmethod
+    def query(
+        self,
+        *,
+        dense: Vector | None,
+        sparse: SparseVec | None,
+        flt: Filter,
+        idf_scope: Filter,
+        limit: int,
+        prefetch: int,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[Hit]:
+        """Dense only, sparse only, or both fused by weighted reciprocal rank (dense, sparse)."""
+
+    def delete_where(self, flt: Filter) -> None:
+        with self.write_lock:
+            self.store.delete_where(flt)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        with self.write_lock:
+            self.store.delete_ids(list(ids))
+
+
+class EdgeCodeOps(CodeOps):
+    deferred_dense = True
+
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
+        import qdrant_edge as qe
+
+        from codeloci.store.embedded import _filter  # the backend's own translation
+
+        self._qe = qe
+        self._filter = _filter
+
+    @property
+    def _shard(self) -> Any:
+        shard = getattr(self.store, "_shard", None)
+        if shard is None:
+            raise RuntimeError("the embedded store is closed")
+        return shard
+
+    def _qfilter(self, flt: Filter | None, has_dense: bool | None = None) -> Any:
+        qe = self._qe
+        base = self._filter(flt)
+        if has_dense is None:
+            return base
+        cond = qe.HasVectorCondition(DENSE_VECTOR)
+        if has_dense:
+            return qe.Filter(must=[c for c in (base, cond) if c is not None])
+        return qe.Filter(must=[base] if base is not None else None, must_not=[cond])
+
+    def upsert(self, points: Sequence[CodePoint]) -> None:
+        if not points:
+            return
+        self.store._writable("index code")
+        qe = self._qe
+        built = []
+        for p in points:
+            vector: dict[str, Any] = {
+                SPARSE_VECTOR: qe.SparseVector(p.sparse.indices, p.sparse.values)
+            }
+            if p.dense is not None:
+                vector[DENSE_VECTOR] = [float(x) for x in p.dense]
+            built.append(qe.Point(uuid.UUID(p.id), vector, p.payload))
+        with self.write_lock:
+            self._shard.update(qe.UpdateOperation.upsert_points(built))
+
+    def set_dense(self, ids: Sequence[str], vectors: Vector) -> int:
+        if not ids:
+            return 0
+        qe = self._qe
+        with self.write_lock:
+            alive = {h.id for h in self.store.get(list(ids))}
+            updates = [
+                qe.PointVectors(uuid.UUID(i), {DENSE_VECTOR: [float(x) for x in v]})
+                for i, v in zip(ids, vectors, strict=True)
+                if i in alive
+            ]
+            if updates:
+                self._shard.update(qe.UpdateOperation.update_vectors(updates))
+        return len(updates)
+
+    def count(self, flt: Filter, *, has_dense: bool | None = None) -> int:
+        request = self._qe.CountRequest(exact=True, filter=self._qfilter(flt, has_dense))
+        return int(self._shard.count(request))
+
+    def pending(self, flt: Filter, limit: int) -> list[Hit]:
+        request = self._qe.ScrollRequest(
+            limit=limit, filter=self._qfilter(flt, has_dense=False), with_payload=True
+        )
+        records, _ = self._shard.scroll(request)
+        return [Hit(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def query(
+        self,
+        *,
+        dense: Vector | None,
+        sparse: SparseVec | None,
+        flt: Filter,
+        idf_scope: Filter,
+        limit: int,
+        prefetch: int,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[Hit]:
+        qe = self._qe
+        qfilter = self._qfilter(flt)
+        stages = []
+        if dense is not None:
+            stages.append(
+                qe.Prefetch(
+                    limit=prefetch,
+                    query=qe.Query.Nearest([float(x) for x in dense], using=DENSE_VECTOR),
+                    filter=qfilter,
+                    params=qe.SearchParams(exact=True),
+                )
+            )
+        if sparse is not None and sparse.indices:
+            stages.append(
+                qe.Prefetch(
+                    limit=prefetch,
+                    query=qe.Query.Nearest(
+                        qe.SparseVector(sparse.indices, sparse.values), using=SPARSE_VECTOR
+                    ),
+                    filter=qfilter,
+                    params=qe.SearchParams(idf=qe.IdfParams(corpus=self._filter(idf_scope))),
+                )
+            )
+        if not stages:
+            return []
+        if len(stages) == 1:
+            only = stages[0]
+            request = qe.QueryRequest(
+                limit=limit,
+                query=only.query,
+                filter=qfilter,
+                params=only.params,
+                with_payload=True,
+            )
+        else:
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=stages,
+                query=qe.Fusion.Rrf(k=60, weights=list(weights)),  # type: ignore[arg-type]
+                with_payload=True,
+            )
+        return [
+            Hit(id=str(p.id), payload=dict(p.payload or {}), score=float(p.score))
+            for p in self._shard.query(request)
+        ]
+
+
+class PlainCodeOps(CodeOps):
+    """Any backend, through the public interface: dense vectors are written with the point."""
+
+    def upsert(self, points: Sequence[CodePoint]) -> None:
+        missing = [p.id for p in points if p.dense is None]
+        if missing:
+            raise ValueError(f"{len(missing)} points lack a dense vector on {self.store.description}")
+        with self.write_lock:
+            self.store.upsert(
+                [PointIn(p.id, p.dense, p.payload, p.sparse) for p in points if p.dense is not None]
+            )
+
+    def set_dense(self, ids: Sequence[str], vectors: Vector) -> int:
+        return 0
+
+    def count(self, flt: Filter, *, has_dense: bool | None = None) -> int:
+        return 0 if has_dense is False else self.store.count(flt)
+
+    def pending(self, flt: Filter, limit: int) -> list[Hit]:
+        return []
+
+    def query(
+        self,
+        *,
+        dense: Vector | None,
+        sparse: SparseVec | None,
+        flt: Filter,
+        idf_scope: Filter,
+        limit: int,
+        prefetch: int,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[Hit]:
+        if dense is None:
+            return []
+        if sparse is None or not sparse.indices:
+            return self.store.search(dense, limit=limit, flt=flt, exact=True)
+        return self.store.search_hybrid(dense, sparse, limit=limit, flt=flt, prefetch=prefetch)
+
+
+def code_ops_for(store: MemoryStore) -> CodeOps:
+    from codeloci.store.embedded import EmbeddedStore
+
+    if isinstance(store, EmbeddedStore):
+        return EdgeCodeOps(store)
+    return PlainCodeOps(store)

@@ -44,7 +44,7 @@ def cargo_registry_src() -> Path:
 
 
 def _walk(root: Path, suffix: str, prune: set[str]) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in prune and not d.startswith("."))
         found.extend(Path(dirpath, f) for f in filenames if f.endswith(suffix))
@@ -87,8 +87,14 @@ def select(
 
 def python_corpus(cap_bytes: int) -> Corpus:
     root = python_stdlib()
-    return select("python", "Python standard library (.py, site-packages excluded)", root, ".py", cap_bytes,
-                  prune={"site-packages", "__pycache__"})
+    return select(
+        "python",
+        "Python standard library (.py, site-packages excluded)",
+        root,
+        ".py",
+        cap_bytes,
+        prune={"site-packages", "__pycache__"},
+    )
 
 
 def rust_corpus(cap_bytes: int) -> Corpus:

@@ -26,7 +26,7 @@ def cpu_model() -> str:
 
 
 def memory_gib() -> float:
-    match = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.M)
+    match = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
     return int(match.group(1)) / 1024 / 1024 if match else float("nan")
 
 
@@ -60,7 +60,9 @@ def git_state(repo: Path) -> str:
     head = command_version(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(
         ["git", "-C", str(repo), "status", "--porcelain", "--", "rust-server", "python-orchestrator"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 

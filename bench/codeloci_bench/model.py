@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -90,6 +90,7 @@ class GroupResult:
     details: str = ""
     mode: str = ""
     elapsed_s: float = 0.0
+    load: str = ""  # load average before → after, set by the harness
 
 
 @dataclass
@@ -100,4 +101,4 @@ class Context:
     quick: bool
     workdir: Path
     log: Callable[[str], None]
-    extra_versions: dict[str, str] = field(default_factory=dict)
+    build: bool = False  # rebuild codeloci-ast before measuring

@@ -7,6 +7,7 @@ Each group's section lives between `<!-- bench:group NAME begin -->` and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +16,12 @@ from .model import GroupResult, Row, Stat
 
 BEGIN = "<!-- bench:group {name} begin -->"
 END = "<!-- bench:group {name} end -->"
-SECTION_RE = re.compile(r"<!-- bench:group (\S+) begin -->\n(.*?)<!-- bench:group \1 end -->", re.S)
+SECTION_RE = re.compile(r"<!-- bench:group (\S+) begin -->\n(.*?)<!-- bench:group \1 end -->", re.DOTALL)
 
 
 def fmt(x: float) -> str:
     """Three significant digits, no exponent for everyday magnitudes."""
-    if x != x:  # NaN
+    if math.isnan(x):
         return "n/a"
     ax = abs(x)
     if ax >= 100:
@@ -51,7 +52,7 @@ def meets_cell(row: Row) -> str:
 def table(rows: Sequence[Row]) -> str:
     head = (
         "| Benchmark | Median | Min–max (runs) | Unit | Anchor (same run, same input) "
-        "| Ours / anchor: median | min–max | Target | Meets? | Notes |\n"
+        "| Speed-up ours ÷ anchor: median | min–max | Target | Meets? | Notes |\n"
         "|---|---:|---|---|---|---:|---|---|---|---|\n"
     )
     lines = []
@@ -75,7 +76,7 @@ def render_group(g: GroupResult, machine_summary: str, when: str) -> str:
     )
     parts = [
         f"## {g.title}\n",
-        f"_Measured {when}, {g.mode}, {g.elapsed_s / 60:.1f} min; {machine_summary}._\n",
+        f"_Measured {when}, {g.mode}, {g.elapsed_s / 60:.1f} min; {machine_summary}; load average (1 min) {g.load}._\n",
         g.intro.strip() + "\n" if g.intro.strip() else "",
         table(g.rows),
         verdict + "\n",

@@ -14,12 +14,14 @@ added by any module, indexing included, is covered without editing this file):
 
 hypothesis-jsonschema would generate from the schema too, but its 0.23 release does not work
 with the Hypothesis this project pins (it touches removed internals), hence the generator
-below. Example counts are bounded so the whole module runs in well under 30 s.
+below. Example counts are bounded so the whole module runs in well under 30 s;
+``CODELOCI_HYPOTHESIS_EXAMPLES=N`` runs N examples per tool and property instead.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -32,9 +34,11 @@ from codeloci.server import build_registry
 from codeloci.tools import format_validation_error
 
 SPECS = {spec.name: spec for spec in build_registry()}
-#: Examples per run, shared among the tools so the module stays fast as tools are added.
-ARBITRARY_EXAMPLES = max(30, 700 // len(SPECS))
-SCHEMA_EXAMPLES = max(30, 900 // len(SPECS))
+#: Examples per tool, shared among the tools so the module stays fast as tools are added;
+#: ``CODELOCI_HYPOTHESIS_EXAMPLES`` overrides it for long runs (``just fuzz``).
+_OVERRIDE = int(os.environ.get("CODELOCI_HYPOTHESIS_EXAMPLES", "0"))
+ARBITRARY_EXAMPLES = _OVERRIDE or max(30, 700 // len(SPECS))
+SCHEMA_EXAMPLES = _OVERRIDE or max(30, 900 // len(SPECS))
 SETTINGS = settings(
     deadline=None,
     database=None,

@@ -173,16 +173,15 @@ async def test_every_result_with_memory_content_is_marked_untrusted(
             ("retrieve_project_facts", {}),
             ("retrieve_session_state", {}),
         ]
-        for tool, args in calls:
-            out = await srv.ok(tool, args)
-            assert out["untrusted"] is True, tool
-            assert out["notice"] == models.UNTRUSTED_NOTICE, tool
+        for name, args in calls:
+            out = await srv.ok(name, args)
+            assert out["untrusted"] is True, name
+            assert out["notice"] == models.UNTRUSTED_NOTICE, name
             assert [r["content"] for r in out["results"]] == [CANARY] * len(out["results"])
-            assert out["results"], tool
-        tools = (await srv.session.list_tools()).tools
-        for tool in tools:
-            if tool.name in {"memory_find", "memory_list"} or tool.name.startswith("retrieve_"):
-                assert "untrusted" in (tool.description or ""), tool.name
+            assert out["results"], name
+        for listed in (await srv.session.list_tools()).tools:
+            if listed.name in {"memory_find", "memory_list"} or listed.name.startswith("retrieve_"):
+                assert "untrusted" in (listed.description or ""), listed.name
 
 
 # ----------------------------------------------------------------------------- caps at their edges

@@ -32,7 +32,8 @@ MEMORY_TOOLS = {
 WRITE_TOOLS = {"memory_store", "memory_update", "memory_delete"}
 RUST_TOOLS = {"scan", "parse", "chunk"}
 #: Read-only tools registered beside the memory tools (gate, indexing).
-OTHER_TOOLS = {"gate_stats"}
+OTHER_TOOLS = {"gate_stats", "code_search", "index_status", "index_repository"}
+OTHER_WRITE_TOOLS = {"index_repository"}
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_read_only_hides_and_refuses_writes(
     for flags, env in ((["--read-only"], {}), ([], {"CODELOCI_READ_ONLY": "1"})):
         cmd = [sys.executable, *serve_args(data, project, rust_server, *flags)]
         names = {t["name"] for t in raw_tools_list(cmd, project, env)["tools"]}
-        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS | OTHER_TOOLS
+        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS | (OTHER_TOOLS - OTHER_WRITE_TOOLS)
 
 
 # ----------------------------------------------------------------------------- proxying

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod server;
 pub mod text;
 pub mod tools;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use server::AstServer;

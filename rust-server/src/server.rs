@@ -240,6 +240,28 @@ impl ServerHandler for AstServer {
             .await
     }
 
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        if request.method == crate::transport::OVERSIZED_METHOD {
+            let params = request.params.unwrap_or_default();
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "the message was {} bytes, over MAX_MESSAGE_BYTES ({}); it was discarded: send smaller requests (fewer paths per call, smaller content)",
+                    params["bytes"], params["limit"]
+                ),
+                None,
+            ));
+        }
+        Err(ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("unknown method {:?}", request.method),
+            None,
+        ))
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("codeloci-ast", env!("CARGO_PKG_VERSION")))

@@ -534,6 +534,7 @@ fn minified_one_line_file_chunks_correctly() {
     let mut raw = Raw::spawn(&[&root]);
     let r = raw.call(1, "chunk", json!({"paths": ["app.min.js"]}));
     let out = structured(&r);
+    assert_eq!(out["errors"], json!([]));
     let chunks = out["chunks"].as_array().unwrap();
     let joined: String = chunks
         .iter()
@@ -624,4 +625,28 @@ fn secrets_are_redacted_from_chunks_by_default() {
         raw_text,
         std::fs::read_to_string(root.join("settings.py")).unwrap()
     );
+}
+
+#[test]
+fn a_message_over_the_cap_gets_an_error_naming_it_and_the_server_keeps_serving() {
+    use codeloci_ast::limits::MAX_MESSAGE_BYTES;
+    let tree = Tree::new();
+    let mut raw = Raw::spawn(&[&tree.root()]);
+    let line_of = |id: u64, len: usize| {
+        let head = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"parse","arguments":{{"language":"text","content":""#);
+        let tail = r#""}}}"#;
+        format!("{head}{}{tail}", "a".repeat(len - head.len() - tail.len()))
+    };
+    // Exactly at the cap: read and answered by the tool (its content is over MAX_FILE_BYTES).
+    let at_cap = line_of(1, MAX_MESSAGE_BYTES);
+    assert_eq!(at_cap.len(), MAX_MESSAGE_BYTES);
+    raw.send_line(&at_cap);
+    assert!(tool_error(&raw.response(1)).contains("MAX_FILE_BYTES"));
+    // One byte over: answered with an error naming MAX_MESSAGE_BYTES, under the same id.
+    raw.send_line(&line_of(2, MAX_MESSAGE_BYTES + 1));
+    let r = raw.response(2);
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("MAX_MESSAGE_BYTES") && message.contains(&MAX_MESSAGE_BYTES.to_string()), "{r}");
+    let r = raw.call(3, "parse", json!({"path": "src/a.py"}));
+    assert_eq!(structured(&r)["definitions"][0]["name"], "a");
 }

@@ -216,8 +216,8 @@ def test_index_repository_then_code_search_finds_functions_by_description(
             assert not _pending(status), f"embedding still pending after 240 s: {status}"
             files = _number(status, "files")
             chunks = _number(status, "chunks")
-            assert files is None or files >= 15, status
-            assert chunks is None or chunks >= 40, status
+            assert files is None or files >= 10, status
+            assert chunks is None or chunks >= 30, status
 
             for query, file, symbol in CODE_QUERIES:
                 args: dict[str, Any] = {"query": query, "k": 5}
@@ -236,6 +236,35 @@ def test_index_repository_then_code_search_finds_functions_by_description(
                 assert hit.get("stale") in (None, False)
 
     run(body)
+
+
+def test_cli_index_then_find_prints_the_function(
+    codeloci_bin: str, repo: Path, tmp_path: Path
+) -> None:
+    """The README's quick start on a small repository: `codeloci index PATH`, `codeloci find`.
+
+    Waits for the CLI subcommands of issue 4; fails until they exist."""
+    data = tmp_path / "data"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [codeloci_bin, *args, "--data-dir", str(data)],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+
+    indexed = cli("index", str(repo))
+    assert indexed.returncode == 0, f"codeloci index failed:\n{indexed.stdout}\n{indexed.stderr}"
+    query, file, symbol = CODE_QUERIES[0]
+    found = cli("find", query)
+    assert found.returncode == 0, f"codeloci find failed:\n{found.stdout}\n{found.stderr}"
+    top = "\n".join(found.stdout.splitlines()[:15])
+    assert symbol in top and file in top, (
+        f"{query!r} did not print {file}:{symbol}:\n{found.stdout}"
+    )
 
 
 def _pending(status: dict[str, Any]) -> int:

@@ -75,6 +75,10 @@ class AppContext:
             return self._memory
 
     def close(self) -> None:
+        from codeloci.indexing.tools import close_service
+
+        # The indexer's background embedding must stop before the store closes.
+        close_service(self)
         if self._memory is not None:
             self._memory.store.close()
             self._memory = None

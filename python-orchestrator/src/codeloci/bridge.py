@@ -173,15 +173,34 @@ class RustBridge:
         conn: _Connection | None = None
         try:
             async with stdio_client(params, errlog=self._errlog) as (read, write):
-                info = types.Implementation(name="codeloci", version=__version__)
-                async with ClientSession(read, write, client_info=info) as session:
-                    with anyio.fail_after(self._start_timeout):
-                        init = await session.initialize()
-                        tools = await self._list_all(session)
-                    conn = _Connection(session, tools, init.server_info)
-                    task_status.started(conn)
-                    started = True
-                    await conn.stop.wait()
+                # Messages pass through a pump that notices the child's stdout closing, so a
+                # child that dies between calls is restarted by the next call instead of
+                # failing it.
+                pumped_send, pumped_read = anyio.create_memory_object_stream[Any](16)
+                closed = anyio.Event()
+
+                async def pump() -> None:
+                    async with pumped_send:
+                        async for message in read:
+                            await pumped_send.send(message)
+                    closed.set()
+                    if conn is not None:
+                        self._mark_dead(conn, "codeloci-ast exited (its stdout closed)")
+
+                async with anyio.create_task_group() as pumps:
+                    pumps.start_soon(pump)
+                    info = types.Implementation(name="codeloci", version=__version__)
+                    async with ClientSession(pumped_read, write, client_info=info) as session:
+                        with anyio.fail_after(self._start_timeout):
+                            init = await session.initialize()
+                            tools = await self._list_all(session)
+                        conn = _Connection(session, tools, init.server_info)
+                        if closed.is_set():
+                            conn.dead = True
+                        task_status.started(conn)
+                        started = True
+                        await conn.stop.wait()
+                    pumps.cancel_scope.cancel()
         except Exception as exc:
             if not started:
                 raise

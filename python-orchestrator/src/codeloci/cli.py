@@ -1,6 +1,7 @@
 """The ``codeloci`` command: ``serve`` (MCP over stdio or streamable HTTP) and ``doctor``.
 
-Subcommands are registered in :data:`SUBCOMMANDS`; ``index``, ``find`` and ``watch`` are to come.
+Subcommands are registered in :data:`SUBCOMMANDS`; ``index``, ``find`` and ``watch`` come from
+:mod:`codeloci.indexing.cli`.
 Logs go to stderr; only ``doctor`` prints to stdout.
 """
 
@@ -18,6 +19,7 @@ import anyio
 
 from codeloci import __version__
 from codeloci.config import DEFAULT_SESSION_TTL_SECONDS, Settings
+from codeloci.indexing.cli import SUBCOMMANDS as INDEXING_SUBCOMMANDS
 from codeloci.log import configure_logging
 
 __all__ = ["SUBCOMMANDS", "main"]
@@ -68,6 +70,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         session_ttl_seconds=args.session_ttl,
         gate_threshold=args.gate_threshold,
         gate_enabled=args.gate_enabled,
+        watch_root=getattr(args, "watch", None),
     )
 
 
@@ -218,9 +221,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main
 
 
-def _add_http(parser: argparse.ArgumentParser) -> None:
+def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http", type=_parse_http, metavar="HOST:PORT", help="serve streamable HTTP instead"
+    )
+    parser.add_argument(
+        "--watch", metavar="PATH", help="keep the code index of PATH current while serving"
     )
 
 
@@ -232,10 +238,11 @@ SUBCOMMANDS: dict[
     "serve": (
         "run the MCP server (stdio by default)",
         _cmd_serve,
-        lambda p: _add_http(p),
+        lambda p: _add_serve_args(p),
     ),
     "doctor": ("check the Rust server, embedder and store", _cmd_doctor, lambda p: None),
 }
+SUBCOMMANDS.update(INDEXING_SUBCOMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -139,6 +139,7 @@ class Settings:
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
     gate_threshold: float | None = None
     gate_enabled: bool | None = None
+    watch_root: Path | None = None
 
     @property
     def project_id(self) -> str:
@@ -160,6 +161,7 @@ class Settings:
         session_ttl_seconds: int | None = None,
         gate_threshold: float | None = None,
         gate_enabled: bool | None = None,
+        watch_root: str | Path | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -179,4 +181,5 @@ class Settings:
             session_ttl_seconds=ttl or DEFAULT_SESSION_TTL_SECONDS,
             gate_threshold=gate_threshold,
             gate_enabled=gate_enabled,
+            watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
         )

@@ -33,6 +33,8 @@ from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
 from codeloci.gating import gated, register_gate_tools
+from codeloci.indexing.tools import register as register_indexing_tools
+from codeloci.indexing.watch import watching
 from codeloci.memory import MemoryRequestError
 from codeloci.models import (
     DeleteResult,
@@ -168,7 +170,11 @@ def register_memory_tools(registry: ToolRegistry) -> None:
 
 
 #: Functions that add tools to the registry; another module appends one line here.
-REGISTRATIONS: list[Callable[[ToolRegistry], None]] = [register_memory_tools, register_gate_tools]
+REGISTRATIONS: list[Callable[[ToolRegistry], None]] = [
+    register_memory_tools,
+    register_gate_tools,
+    register_indexing_tools,
+]
 
 
 def build_registry() -> ToolRegistry:
@@ -287,7 +293,7 @@ def build_server(
         kwargs: dict[str, Any] = {"embedder": embedder}
         if store_opener is not None:
             kwargs["store_opener"] = store_opener
-        async with app_context(settings, **kwargs) as app:
+        async with app_context(settings, **kwargs) as app, watching(app, settings.watch_root):
             yield app
 
     return Server[AppContext](

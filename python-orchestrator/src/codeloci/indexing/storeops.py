@@ -75,6 +75,7 @@ class CodeOps(abc.ABC):
         limit: int,
         prefetch: int,
         weights: tuple[float, float] = (1.0, 1.0),
+        rrf_k: int = 60,
     ) -> list[Hit]:
         """Dense only, sparse only, or both fused by weighted reciprocal rank (dense, sparse)."""
 
@@ -168,6 +169,7 @@ class EdgeCodeOps(CodeOps):
         limit: int,
         prefetch: int,
         weights: tuple[float, float] = (1.0, 1.0),
+        rrf_k: int = 60,
     ) -> list[Hit]:
         qe = self._qe
         qfilter = self._qfilter(flt)
@@ -207,7 +209,7 @@ class EdgeCodeOps(CodeOps):
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=stages,
-                query=qe.Fusion.Rrf(k=60, weights=list(weights)),  # type: ignore[arg-type]
+                query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
                 with_payload=True,
             )
         return [
@@ -222,7 +224,9 @@ class PlainCodeOps(CodeOps):
     def upsert(self, points: Sequence[CodePoint]) -> None:
         missing = [p.id for p in points if p.dense is None]
         if missing:
-            raise ValueError(f"{len(missing)} points lack a dense vector on {self.store.description}")
+            raise ValueError(
+                f"{len(missing)} points lack a dense vector on {self.store.description}"
+            )
         with self.write_lock:
             self.store.upsert(
                 [PointIn(p.id, p.dense, p.payload, p.sparse) for p in points if p.dense is not None]
@@ -247,6 +251,7 @@ class PlainCodeOps(CodeOps):
         limit: int,
         prefetch: int,
         weights: tuple[float, float] = (1.0, 1.0),
+        rrf_k: int = 60,
     ) -> list[Hit]:
         if dense is None:
             return []

@@ -1,0 +1,177 @@
+"""Pydantic models of the indexing tools (same conventions as :mod:`codeloci.models`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from codeloci.models import (
+    DEFAULT_K,
+    DEFAULT_TOKEN_BUDGET,
+    MAX_K,
+    MAX_PATH_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_TOKEN_BUDGET,
+    MIN_TOKEN_BUDGET,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "MAX_GLOB_CHARS",
+    "MAX_KIND_CHARS",
+    "CodeHit",
+    "CodeSearchInput",
+    "CodeSearchResult",
+    "IndexInput",
+    "IndexResult",
+    "IndexStatusInput",
+    "IndexStatusResult",
+    "Language",
+    "SearchMode",
+]
+
+MAX_GLOB_CHARS = 256
+MAX_KIND_CHARS = 32
+MAX_ERRORS_SHOWN = 50
+
+Language = Literal[
+    "python",
+    "rust",
+    "javascript",
+    "typescript",
+    "tsx",
+    "go",
+    "java",
+    "c",
+    "cpp",
+    "csharp",
+    "ruby",
+    "markdown",
+    "text",
+]
+LANGUAGES: tuple[str, ...] = Language.__args__  # type: ignore[attr-defined]
+SearchMode = Literal["hybrid", "lexical", "dense"]
+
+PathArg = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_CHARS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CodeSearchInput(_Strict):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
+        description="What you are looking for: words ('where are retries handled') or an "
+        "identifier ('parse_config')."
+    )
+    k: Annotated[int, Field(ge=1, le=MAX_K)] = Field(default=DEFAULT_K, description="Most results.")
+    path_glob: Annotated[str, StringConstraints(min_length=1, max_length=MAX_GLOB_CHARS)] | None = (
+        Field(
+            default=None,
+            description="Only paths matching this fnmatch glob (relative to the repository root; "
+            "'*' also crosses '/'), e.g. 'src/*.rs' or '*test*'.",
+        )
+    )
+    language: Language | None = Field(default=None, description="Only chunks of this language.")
+    kind: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=MAX_KIND_CHARS, pattern=r"^[a-z_]+$"),
+        ]
+        | None
+    ) = Field(
+        default=None, description="Only chunks of this kind: function, method, class, struct, ..."
+    )
+    token_budget: Annotated[int, Field(ge=MIN_TOKEN_BUDGET, le=MAX_TOKEN_BUDGET)] = Field(
+        default=DEFAULT_TOKEN_BUDGET,
+        description="Results are cut to fit about this many tokens (4 characters each).",
+    )
+    mode: SearchMode = Field(
+        default="hybrid",
+        description="hybrid (default), lexical (BM25 only) or dense (embeddings only).",
+    )
+
+
+class CodeHit(BaseModel):
+    path: str = Field(description="Relative to the repository root.")
+    start_line: int
+    end_line: int
+    symbol: str | None = Field(description="Qualified name of the definition, if any.")
+    kind: str
+    language: str
+    signature: str | None
+    score: float
+    content: str
+    truncated: bool = Field(
+        default=False, description="content is a snippet: the chunk did not fit."
+    )
+    stale: bool = Field(
+        default=False, description="The file changed on disk after it was indexed (re-index it)."
+    )
+
+
+class CodeSearchResult(BaseModel):
+    results: list[CodeHit]
+    tokens_used: int
+    token_budget: int
+    omitted: int = Field(description="Matching results left out to fit the token budget.")
+    pending: int = Field(
+        description="Chunks of this project not yet embedded (found by words only for now)."
+    )
+
+
+class IndexInput(_Strict):
+    path: PathArg | None = Field(
+        default=None, description="Repository root (default: the server's project root)."
+    )
+    full: bool = Field(default=False, description="Drop this project's index and rebuild it.")
+    wait_for_embedding: bool = Field(
+        default=False,
+        description="Return only after every chunk has its embedding (otherwise lexical "
+        "search works at once and embeddings are filled in the background).",
+    )
+
+
+class IndexResult(BaseModel):
+    root: str
+    project: str
+    files: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    chunks_written: int
+    chunks_deleted: int
+    embedded: int
+    pending: int
+    errors: list[dict[str, str]]
+    warnings: list[str]
+    seconds: dict[str, float]
+
+    @classmethod
+    def from_report(cls, data: dict[str, Any]) -> IndexResult:
+        data = dict(data)
+        data["errors"] = data["errors"][:MAX_ERRORS_SHOWN]
+        return cls.model_validate(data)
+
+
+class IndexStatusInput(_Strict):
+    path: PathArg | None = Field(
+        default=None, description="Repository root (default: the server's project root)."
+    )
+
+
+class IndexStatusResult(BaseModel):
+    root: str
+    project: str
+    files: int = Field(description="Files with chunks in the store (counted in the store).")
+    chunks: int = Field(description="Code chunks in the store.")
+    embedded: int = Field(description="Chunks with a dense embedding.")
+    pending: int = Field(description="Chunks still waiting for their embedding.")
+    manifest: Literal["ok", "missing", "damaged", "interrupted", "out_of_sync"] = Field(
+        description="State of the index manifest against the store."
+    )
+    embedding_in_progress: bool
+    last_run: dict[str, Any] | None = Field(description="Summary of the last completed run.")
+    errors: list[dict[str, str]] = Field(description="Files the last run could not index.")

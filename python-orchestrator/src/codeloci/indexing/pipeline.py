@@ -1,0 +1,422 @@
+"""``index_repository``: make a repository searchable and keep the store in step with it.
+
+Order of one run (the manifest is the commit point)::
+
+    scan(previous=manifest) -> chunk(added + changed, <= CHUNK_BATCH paths per call)
+      -> upsert points (sparse BM25 vector; dense too when the backend cannot defer it)
+      -> delete the points of chunks that vanished from changed files
+      -> delete the points of removed files
+      -> write the manifest (atomic) and clear the dirty mark
+      -> embed pending chunks (dense), unless the caller leaves that to the background
+
+Crash safety: point ids are deterministic (chunk id + project), so re-upserting is idempotent,
+and stale points are deleted by filter ("this file's points whose id is not in the new set"),
+not by the old manifest's id list. A run that dies after its first write leaves the dirty mark;
+the next run rebuilds the manifest from the store (which is then the truth), so files that
+were half-written look changed and files that vanished look removed, and everything converges.
+The same reconciliation runs when the store's point count disagrees with the manifest (e.g.
+after ``memory_delete`` removed code chunks) or when the manifest is missing or damaged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from codeloci.bridge import RustBridge
+from codeloci.config import project_id_for
+from codeloci.embedder import Embedder
+from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, ManifestPaths
+from codeloci.indexing.points import code_filter, file_filter, point_id, point_payload
+from codeloci.indexing.progress import IndexProgress, ProgressFn
+from codeloci.indexing.storeops import CodeOps, CodePoint, code_ops_for
+from codeloci.indexing.text import dense_text, sparse_document
+from codeloci.store import Filter, HasId, Match, MemoryStore
+
+__all__ = ["CHUNK_BATCH", "CodeIndex", "IndexReport", "IndexingError"]
+
+log = logging.getLogger(__name__)
+
+#: Paths per Rust ``chunk`` call (its limit is 1000; smaller batches give finer progress).
+CHUNK_BATCH = 200
+#: Chunks embedded per embedder call and per store update.
+EMBED_BATCH = 64
+#: Paths per delete-by-filter call.
+DELETE_BATCH = 256
+SCROLL_PAGE = 512
+
+
+class IndexingError(RuntimeError):
+    """The run could not complete; the message says why. The store stays consistent."""
+
+
+@dataclass
+class IndexReport:
+    root: str
+    project: str
+    files: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    embedded: int = 0
+    pending: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _timed(report: IndexReport, stage: str, start: float) -> None:
+    report.seconds[stage] = round(report.seconds.get(stage, 0.0) + time.monotonic() - start, 4)
+
+
+class CodeIndex:
+    """Indexes repositories into ``store`` with the Rust server behind ``bridge``.
+
+    ``dense_style`` picks :func:`codeloci.indexing.text.dense_text`'s layout."""
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        bridge: RustBridge,
+        data_dir: Path,
+        *,
+        dense_style: str = "header",
+    ) -> None:
+        self.store = store
+        self.ops: CodeOps = code_ops_for(store)
+        self.embedder = embedder
+        self.bridge = bridge
+        self.data_dir = data_dir
+        self.dense_style = dense_style
+        self._run_lock = anyio.Lock()
+
+    # ------------------------------------------------------------------ helpers
+
+    def manifest_paths(self, root: Path) -> ManifestPaths:
+        return ManifestPaths.under(self.data_dir, project_id_for(root))
+
+    async def _call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = await self.bridge.call_tool(tool, args)
+        if result.is_error:
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            raise IndexingError(f"codeloci-ast {tool} failed: {text}")
+        data = result.structured_content
+        if not isinstance(data, dict):
+            raise IndexingError(f"codeloci-ast {tool} returned no structured result")
+        return data
+
+    def rebuild_manifest_from_store(self, root: Path) -> Manifest:
+        """A manifest describing exactly what the store holds for this project. Files whose
+        points disagree (mixed file hashes, missing chunks) get an empty hash so the next scan
+        sees them as changed."""
+        project = project_id_for(root)
+        by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        ids: dict[str, list[str]] = defaultdict(list)
+        offset: str | None = None
+        while True:
+            page, offset = self.store.scroll(
+                flt=code_filter(project), limit=SCROLL_PAGE, offset=offset
+            )
+            for hit in page:
+                path = str(hit.payload.get("path"))
+                by_path[path].append(hit.payload)
+                ids[path].append(hit.id)
+            if offset is None:
+                break
+        manifest = Manifest(project=project, root=str(root))
+        for path, payloads in by_path.items():
+            first = payloads[0]
+            hashes = {p.get("file_hash") for p in payloads}
+            complete = len(hashes) == 1 and all(
+                p.get("file_chunks") == len(payloads) for p in payloads
+            )
+            manifest.files[path] = FileRecord(
+                hash=str(first.get("file_hash")) if complete else "",
+                size=int(first.get("file_size") or 0),
+                mtime_ns=int(first.get("file_mtime_ns") or 0) if complete else 0,
+                language=str(first.get("language") or "text"),
+                chunks=sorted(ids[path]),
+            )
+        return manifest
+
+    def _load_or_recover(
+        self, root: Path, paths: ManifestPaths, report: IndexReport, full: bool
+    ) -> Manifest:
+        project = paths.project
+        if full:
+            self.ops.delete_where(code_filter(project))
+            paths.remove()
+            report.warnings.append("full re-index requested: dropped this project's code points")
+            return Manifest(project=project, root=str(root))
+        reason: str | None = None
+        manifest: Manifest | None = None
+        try:
+            manifest = paths.load()
+        except ManifestError as exc:
+            reason = f"{exc}; rebuilt it from the store"
+        if paths.dirty:
+            reason = "an earlier index run was interrupted; reconciled the store with the files"
+        elif manifest is None and reason is None:
+            if self.store.count(code_filter(project)) == 0:
+                return Manifest(project=project, root=str(root))
+            reason = "the index manifest was missing; rebuilt it from the store"
+        elif manifest is not None:
+            stored = self.store.count(code_filter(project))
+            if stored != manifest.chunk_count:
+                reason = (
+                    f"the store holds {stored} code chunks for this project but the manifest "
+                    f"lists {manifest.chunk_count}; reconciled"
+                )
+        if reason is None and manifest is not None:
+            return manifest
+        assert reason is not None
+        log.warning("%s: %s", root, reason)
+        report.warnings.append(reason)
+        return self.rebuild_manifest_from_store(root)
+
+    # ------------------------------------------------------------------ the run
+
+    async def index_repository(
+        self,
+        root: Path,
+        *,
+        progress: ProgressFn | None = None,
+        embed: bool = True,
+        full: bool = False,
+    ) -> IndexReport:
+        """Index ``root``; with ``embed=False`` the dense vectors are left pending (see
+        :meth:`embed_pending`). Runs for one store are serialised."""
+        root = Path(root).resolve()
+        async with self._run_lock:
+            report = await self._index(root, progress, full)
+        if embed:
+            start = time.monotonic()
+            report.embedded = await anyio.to_thread.run_sync(self.embed_pending, root, progress)
+            _timed(report, "embed", start)
+        report.pending = self.ops.count(code_filter(report.project), has_dense=False)
+        return report
+
+    async def _index(self, root: Path, progress: ProgressFn | None, full: bool) -> IndexReport:
+        paths = self.manifest_paths(root)
+        project = paths.project
+        report = IndexReport(root=str(root), project=project)
+        state = IndexProgress()
+        notify = progress or (lambda _: None)
+        run_start = time.monotonic()
+
+        start = time.monotonic()
+        previous = await anyio.to_thread.run_sync(self._load_or_recover, root, paths, report, full)
+        _timed(report, "manifest_load", start)
+
+        start = time.monotonic()
+        scan = await self._call("scan", {"root": str(root), "previous": previous.previous()})
+        _timed(report, "scan", start)
+        entries = {f["path"]: f for f in scan["files"]}
+        added, changed = list(scan["added"]), list(scan["changed"])
+        removed = sorted(set(previous.files) - set(entries))
+        if not previous.files:
+            added, changed = sorted(entries), []
+        report.files, report.added, report.changed = len(entries), len(added), len(changed)
+        report.removed = len(removed)
+        report.unchanged = len(entries) - len(added) - len(changed)
+        state.files_scanned = len(entries)
+        state.files_to_chunk = len(added) + len(changed)
+        notify(state)
+
+        new = Manifest(project=project, root=str(root), last_run=previous.last_run)
+        redo = set(added) | set(changed)
+        for path, entry in entries.items():
+            old = previous.files.get(path)
+            if old is not None and path not in redo:
+                old.size, old.mtime_ns = int(entry["size"]), int(entry["mtime_ns"])
+                new.files[path] = old
+
+        work = added + changed
+        if work or removed or paths.dirty:
+            paths.mark_dirty()
+        state.stage = "chunk"
+        # Files known to the old manifest may hold stale points; new ones only after a crash,
+        # and then the rebuilt manifest lists them.
+        known = set(previous.files)
+        for i in range(0, len(work), CHUNK_BATCH):
+            batch = work[i : i + CHUNK_BATCH]
+            start = time.monotonic()
+            result = await self._call("chunk", {"paths": batch, "root": str(root)})
+            _timed(report, "chunk", start)
+            await anyio.to_thread.run_sync(
+                self._write_batch, result, entries, known, new, report, state
+            )
+            state.files_chunked += len(batch)
+            notify(state)
+
+        if removed:
+            start = time.monotonic()
+            await anyio.to_thread.run_sync(self._delete_files, project, removed, report)
+            _timed(report, "delete", start)
+
+        start = time.monotonic()
+        new.last_run = {
+            "finished_at": time.time(),
+            "seconds": round(time.monotonic() - run_start, 3),
+            "files": report.files,
+            "added": report.added,
+            "changed": report.changed,
+            "removed": report.removed,
+            "chunks_written": report.chunks_written,
+            "errors": report.errors[:100],
+            "warnings": report.warnings[:20],
+        }
+        await anyio.to_thread.run_sync(paths.save, new)
+        paths.clear_dirty()
+        _timed(report, "manifest_write", start)
+        report.seconds["searchable"] = round(time.monotonic() - run_start, 4)
+        state.stage = "done"
+        notify(state)
+        return report
+
+    def _write_batch(
+        self,
+        result: dict[str, Any],
+        entries: dict[str, dict[str, Any]],
+        known: set[str],
+        new: Manifest,
+        report: IndexReport,
+        state: IndexProgress,
+    ) -> None:
+        project = new.project
+        now = time.time()
+        by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for chunk in result["chunks"]:
+            by_file[chunk["path"]].append(chunk)
+        failed = [e["path"] for e in result["errors"]]
+        for err in result["errors"]:
+            report.errors.append({"path": str(err["path"]), "error": str(err["error"])})
+
+        start = time.monotonic()
+        points: list[CodePoint] = []
+        records: dict[str, FileRecord] = {}
+        for info in result["files"]:
+            path = info["path"]
+            chunks = by_file.get(path, [])
+            scanned = entries.get(path) or {"hash": info["hash"], "size": info["bytes"]}
+            fresh = scanned.get("hash") == info["hash"]
+            file_meta = {
+                "hash": info["hash"],
+                "size": int(info["bytes"]),
+                "mtime_ns": int(scanned.get("mtime_ns", 0)) if fresh else 0,
+            }
+            ids: list[str] = []
+            for n, chunk in enumerate(chunks):
+                pid = point_id(chunk["id"], project)
+                if pid in ids:
+                    continue  # identical chunks of one file share an id
+                ids.append(pid)
+                payload = point_payload(
+                    chunk, project=project, file=file_meta, index=n, file_chunks=0, now=now
+                )
+                points.append(CodePoint(pid, payload, sparse_document(payload)))
+            for p in points[len(points) - len(ids) :]:
+                p.payload["file_chunks"] = len(ids)
+            records[path] = FileRecord(
+                hash=file_meta["hash"],
+                size=file_meta["size"],
+                mtime_ns=file_meta["mtime_ns"],
+                language=str(info["language"]),
+                chunks=ids,
+            )
+        _timed(report, "sparse", start)
+
+        if not self.ops.deferred_dense and points:
+            start = time.monotonic()
+            texts = [dense_text(p.payload, self.dense_style) for p in points]
+            vectors = self.embedder.embed(texts)
+            points = [
+                CodePoint(p.id, p.payload, p.sparse, vectors[i]) for i, p in enumerate(points)
+            ]
+            report.embedded += len(points)
+            _timed(report, "embed", start)
+
+        start = time.monotonic()
+        for i in range(0, len(points), 512):
+            self.ops.upsert(points[i : i + 512])
+        _timed(report, "upsert", start)
+        report.chunks_written += len(points)
+        state.chunks += len(points)
+
+        start = time.monotonic()
+        for path, record in records.items():
+            if path in known:
+                flt = code_filter(project, Match("path", path))
+                stale = Filter(must=flt.must, must_not=(HasId(tuple(record.chunks)),))
+                before = self.store.count(flt)
+                self.ops.delete_where(stale)
+                report.chunks_deleted += max(0, before - len(record.chunks))
+            new.files[path] = record
+        if failed:
+            self._delete_files(project, failed, report)
+            for path in failed:  # remembered with no chunks: retried only once it changes
+                entry = entries.get(path)
+                if entry is not None:
+                    new.files[path] = FileRecord(
+                        hash=str(entry["hash"]),
+                        size=int(entry["size"]),
+                        mtime_ns=int(entry["mtime_ns"]),
+                        language=str(entry.get("language") or "text"),
+                        chunks=[],
+                    )
+        _timed(report, "delete", start)
+
+    def _delete_files(self, project: str, paths: list[str], report: IndexReport) -> None:
+        for i in range(0, len(paths), DELETE_BATCH):
+            flt = file_filter(project, paths[i : i + DELETE_BATCH])
+            report.chunks_deleted += self.store.count(flt)
+            self.ops.delete_where(flt)
+
+    # ------------------------------------------------------------------ dense vectors
+
+    def embed_pending(
+        self,
+        root: Path,
+        progress: ProgressFn | None = None,
+        *,
+        stop: Any = None,
+    ) -> int:
+        """Embed this project's chunks that have no dense vector yet; returns how many.
+        ``stop`` (a ``threading.Event``) ends the loop between batches."""
+        if not self.ops.deferred_dense:
+            return 0
+        project = project_id_for(Path(root).resolve())
+        flt = code_filter(project)
+        state = IndexProgress(stage="embed")
+        state.to_embed = self.ops.count(flt, has_dense=False)
+        state.chunks = self.ops.count(flt)
+        done = 0
+        while stop is None or not stop.is_set():
+            hits = self.ops.pending(flt, EMBED_BATCH)
+            if not hits:
+                break
+            texts = [dense_text(h.payload, self.dense_style) for h in hits]
+            vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+            updated = self.ops.set_dense([h.id for h in hits], vectors)
+            done += updated
+            state.embedded = done
+            if progress is not None:
+                progress(state)
+            if updated == 0 and self.store.get([h.id for h in hits]):
+                raise IndexingError("dense vectors could not be written to the store")
+        return done

@@ -1,0 +1,173 @@
+"""``code_search``: hybrid dense + BM25 search over one project's code chunks.
+
+Both channels run inside Qdrant as prefetches of one query and are fused there by weighted
+reciprocal rank (:data:`FUSION_WEIGHTS`, chosen with ``python -m codeloci.indexing.evaluate``).
+BM25's IDF statistics are computed over the project's own chunks. Chunks still waiting for
+their embedding are found by the lexical channel. Results are de-duplicated by content (the
+same code in two files is shown once), trimmed to the token budget (a result that does not
+fit becomes a snippet of its first lines, then the rest is omitted) and flagged ``stale`` when
+the file's size or modification time on disk no longer matches what was indexed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeloci.config import project_id_for
+from codeloci.embedder import Embedder
+from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
+from codeloci.indexing.points import code_filter, kind_tag, language_tag
+from codeloci.indexing.storeops import CodeOps
+from codeloci.indexing.text import sparse_query
+from codeloci.models import estimate_tokens
+from codeloci.store import Cond, Hit, Match
+
+__all__ = ["FUSION_WEIGHTS", "RESULT_OVERHEAD_TOKENS", "CodeSearcher", "is_stale"]
+
+#: Reciprocal-rank weights of the (dense, lexical) channels.
+FUSION_WEIGHTS = (1.0, 1.0)
+#: The k of reciprocal-rank fusion: score = sum of weight / (k + rank). A small k trusts
+#: each channel's top ranks: k=2 gave MRR@10 0.570 vs 0.543 for the usual k=60 (evaluate).
+RRF_K = 2
+#: Tokens charged per result for its path, lines, symbol and other fields.
+RESULT_OVERHEAD_TOKENS = 30
+#: Candidates per channel before fusion, as a multiple of k (at least PREFETCH_MIN).
+PREFETCH_FACTOR = 5
+PREFETCH_MIN = 50
+#: With a path glob the store cannot filter on, fetch this many times k and filter here.
+GLOB_OVERFETCH = 10
+MAX_FETCH = 500
+MIN_SNIPPET_TOKENS = 20
+#: Seconds a project's pending-embedding count is reused between searches (it costs a scan).
+PENDING_CACHE_SECONDS = 2.0
+
+
+def is_stale(root: Path, payload: dict[str, Any]) -> bool:
+    try:
+        st = os.stat(root / str(payload["path"]))
+    except OSError:
+        return True
+    return bool(
+        st.st_size != payload.get("file_size") or st.st_mtime_ns != payload.get("file_mtime_ns")
+    )
+
+
+def _snippet(content: str, tokens: int) -> str:
+    chars = max(0, tokens) * 4
+    cut = content[:chars]
+    if "\n" in cut and len(cut) < len(content):
+        cut = cut[: cut.rfind("\n") + 1]
+    return cut
+
+
+class CodeSearcher:
+    def __init__(
+        self,
+        ops: CodeOps,
+        embedder: Embedder,
+        *,
+        weights: tuple[float, float] = FUSION_WEIGHTS,
+        rrf_k: int = RRF_K,
+    ) -> None:
+        self.ops = ops
+        self.embedder = embedder
+        self.weights = weights
+        self.rrf_k = rrf_k
+        self._pending: dict[str, tuple[float, int]] = {}
+
+    def pending(self, project: str) -> int:
+        now = time.monotonic()
+        cached = self._pending.get(project)
+        if cached is not None and now - cached[0] < PENDING_CACHE_SECONDS:
+            return cached[1]
+        count = self.ops.count(code_filter(project), has_dense=False)
+        self._pending[project] = (now, count)
+        return count
+
+    def raw(self, root: Path, inp: CodeSearchInput, limit: int) -> list[Hit]:
+        """Ranked hits before de-duplication and budget (the evaluation uses this)."""
+        project = project_id_for(root)
+        extra: list[Cond] = []
+        if inp.language:
+            extra.append(Match("tags", language_tag(inp.language)))
+        if inp.kind:
+            extra.append(Match("tags", kind_tag(inp.kind)))
+        dense = None
+        if inp.mode in ("hybrid", "dense"):
+            dense = np.asarray(self.embedder.embed([inp.query])[0], dtype=np.float32)
+        sparse = sparse_query(inp.query) if inp.mode in ("hybrid", "lexical") else None
+        return self.ops.query(
+            dense=dense,
+            sparse=sparse,
+            flt=code_filter(project, *extra),
+            idf_scope=code_filter(project),
+            limit=limit,
+            prefetch=max(PREFETCH_MIN, limit * PREFETCH_FACTOR),
+            weights=self.weights,
+            rrf_k=self.rrf_k,
+        )
+
+    def search(self, root: Path, inp: CodeSearchInput) -> CodeSearchResult:
+        root = Path(root).resolve()
+        limit = inp.k * GLOB_OVERFETCH if inp.path_glob else inp.k * 2
+        hits = self.raw(root, inp, min(MAX_FETCH, limit))
+        results: list[CodeHit] = []
+        seen: set[str] = set()
+        used = omitted = taken = 0
+        exhausted = False
+        for hit in hits:
+            p = hit.payload
+            if inp.path_glob and not fnmatch.fnmatchcase(str(p["path"]), inp.path_glob):
+                continue
+            key = str(p.get("content_hash") or hit.id)
+            if key in seen:
+                continue
+            seen.add(key)
+            if taken >= inp.k:
+                break
+            taken += 1
+            if exhausted:
+                omitted += 1
+                continue
+            content = str(p.get("content") or "")
+            cost = estimate_tokens(content) + RESULT_OVERHEAD_TOKENS
+            truncated = False
+            if used + cost > inp.token_budget:
+                room = inp.token_budget - used - RESULT_OVERHEAD_TOKENS
+                exhausted = True
+                if room < MIN_SNIPPET_TOKENS:
+                    omitted += 1
+                    continue
+                content = _snippet(content, room)
+                cost = estimate_tokens(content) + RESULT_OVERHEAD_TOKENS
+                truncated = True
+            used += cost
+            results.append(
+                CodeHit(
+                    path=str(p["path"]),
+                    start_line=int(p["start_line"]),
+                    end_line=int(p["end_line"]),
+                    symbol=p.get("symbol"),
+                    kind=str(p.get("chunk_kind") or "code"),
+                    language=str(p.get("language") or "text"),
+                    signature=p.get("signature"),
+                    score=round(hit.score, 6),
+                    content=content,
+                    truncated=truncated,
+                    stale=is_stale(root, p),
+                )
+            )
+        pending = self.pending(project_id_for(root))
+        return CodeSearchResult(
+            results=results,
+            tokens_used=used,
+            token_budget=inp.token_budget,
+            omitted=omitted,
+            pending=pending,
+        )

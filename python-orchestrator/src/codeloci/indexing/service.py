@@ -1,0 +1,153 @@
+"""One indexing service per open store: the index, the searcher, background embedding and
+the status report. Used by the MCP tools, the CLI and the watcher."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from codeloci.bridge import RustBridge
+from codeloci.config import project_id_for
+from codeloci.embedder import Embedder
+from codeloci.indexing.manifest import ManifestError
+from codeloci.indexing.models import CodeSearchInput, CodeSearchResult, IndexStatusResult
+from codeloci.indexing.pipeline import CodeIndex, IndexReport
+from codeloci.indexing.points import code_filter
+from codeloci.indexing.progress import ProgressFn
+from codeloci.indexing.search import CodeSearcher
+from codeloci.store import Match, MemoryStore
+
+__all__ = ["IndexingService", "repository_root"]
+
+log = logging.getLogger(__name__)
+
+
+def repository_root(path: Path) -> Path:
+    """The git top level containing ``path``, else ``path`` itself (resolved)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a directory")
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return path
+    top = out.stdout.strip()
+    return Path(top).resolve() if out.returncode == 0 and top else path
+
+
+class IndexingService:
+    def __init__(
+        self,
+        store: MemoryStore,
+        embedder: Embedder,
+        bridge: RustBridge,
+        data_dir: Path,
+        *,
+        dense_style: str = "header",
+    ) -> None:
+        self.store = store
+        self.index = CodeIndex(store, embedder, bridge, data_dir, dense_style=dense_style)
+        self.searcher = CodeSearcher(self.index.ops, embedder)
+        self._threads: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._guard = threading.Lock()
+
+    async def index_repository(
+        self,
+        root: Path,
+        *,
+        progress: ProgressFn | None = None,
+        wait_for_embedding: bool = True,
+        full: bool = False,
+    ) -> IndexReport:
+        report = await self.index.index_repository(
+            root, progress=progress, embed=wait_for_embedding, full=full
+        )
+        if report.pending:
+            self.embed_in_background(Path(report.root))
+        return report
+
+    def embed_in_background(self, root: Path) -> None:
+        """Fill the dense vectors of ``root``'s pending chunks in a daemon thread (one per
+        project; a call while one runs is a no-op, and the running one picks up new chunks)."""
+        project = project_id_for(root)
+        with self._guard:
+            running = self._threads.get(project)
+            if running is not None and running.is_alive():
+                return
+
+            def work() -> None:
+                try:
+                    while not self._stop.is_set():
+                        if self.index.embed_pending(root, stop=self._stop) == 0:
+                            break
+                except Exception as exc:  # the store may close under us at shutdown
+                    if not self._stop.is_set():
+                        log.warning("background embedding of %s stopped: %s", root, exc)
+
+            thread = threading.Thread(target=work, name=f"codeloci-embed-{project}", daemon=True)
+            self._threads[project] = thread
+            thread.start()
+
+    def embedding_in_progress(self, root: Path) -> bool:
+        thread = self._threads.get(project_id_for(root))
+        return thread is not None and thread.is_alive()
+
+    def wait_for_background(self, timeout: float | None = None) -> None:
+        for thread in list(self._threads.values()):
+            thread.join(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop background embedding (between batches) and wait for it."""
+        self._stop.set()
+        self.wait_for_background(timeout)
+
+    def search(self, root: Path, inp: CodeSearchInput) -> CodeSearchResult:
+        return self.searcher.search(root, inp)
+
+    def status(self, root: Path) -> IndexStatusResult:
+        root = Path(root).resolve()
+        project = project_id_for(root)
+        flt = code_filter(project)
+        ops = self.index.ops
+        chunks = self.store.count(flt)
+        embedded = ops.count(flt, has_dense=True)
+        files = self.store.count(code_filter(project, Match("chunk_index", 0)))
+        paths = self.index.manifest_paths(root)
+        state: Any = "ok"
+        last_run: dict[str, Any] | None = None
+        try:
+            manifest = paths.load()
+        except ManifestError:
+            manifest, state = None, "damaged"
+        if manifest is None and state == "ok":
+            state = "missing"
+        if manifest is not None:
+            last_run = manifest.last_run
+            if manifest.chunk_count != chunks:
+                state = "out_of_sync"
+        if paths.dirty:
+            state = "interrupted"
+        errors = list((last_run or {}).get("errors") or [])
+        return IndexStatusResult(
+            root=str(root),
+            project=project,
+            files=files,
+            chunks=chunks,
+            embedded=embedded,
+            pending=chunks - embedded,
+            manifest=state,
+            embedding_in_progress=self.embedding_in_progress(root),
+            last_run=last_run,
+            errors=errors,
+        )

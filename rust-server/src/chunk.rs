@@ -117,11 +117,7 @@ pub fn chunk_text(
         None
     };
     if let Some((end, _)) = &front_matter {
-        planner.push(Piece {
-            start: 0,
-            end: *end,
-            kind: PieceKind::FrontMatter,
-        });
+        planner.windows(0, *end, PieceKind::FrontMatter);
         start = *end;
     }
     let roots: Vec<usize> = analysis
@@ -238,7 +234,13 @@ impl Planner<'_> {
         let slice = &self.text[start..end];
         let trimmed = slice.trim();
         let follows_piece = self.pieces.last().is_some_and(|last| last.end == start);
-        if trimmed.is_empty() || (follows_piece && is_closing_tail(trimmed)) {
+        // A closing tail joins the piece before it unless that would push it over the cap.
+        let tail_fits = follows_piece
+            && is_closing_tail(trimmed)
+            && self.pieces.last().is_some_and(|last| {
+                self.chars(last.start, start + slice.trim_end().len()) <= self.max_chars
+            });
+        if trimmed.is_empty() || tail_fits {
             // Up to the last newline belongs to what came before (a closing brace, blank
             // lines); the indentation after it belongs to what comes next, so every chunk
             // starts at the start of its first line and ends at the end of its last.

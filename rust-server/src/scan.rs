@@ -83,6 +83,8 @@ pub struct ScanStats {
     pub bytes: u64,
     /// Files whose content was read and hashed in this scan (the rest reused `previous`).
     pub hashed: usize,
+    /// With `previous`: files whose hash is unchanged.
+    pub unchanged: usize,
     /// Wall time in milliseconds.
     pub elapsed_ms: f64,
 }
@@ -92,7 +94,8 @@ pub struct ScanStats {
 pub struct ScanResult {
     /// The canonical absolute root that was scanned.
     pub root: String,
-    /// Every listed file, sorted by path.
+    /// Every listed file, sorted by path (with `changes_only`: only those that differ from
+    /// `previous`).
     pub files: Vec<FileEntry>,
     /// Files seen and not listed, sorted by path.
     pub skipped: Vec<Skipped>,
@@ -262,6 +265,7 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
             files: files.len(),
             bytes,
             hashed,
+            unchanged: unchanged.len(),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         },
         files,

@@ -38,6 +38,11 @@ pub struct ScanArgs {
     /// The manifest of a previous scan (path → hash, size, mtime_ns). Files whose size and mtime
     /// are unchanged are not re-read, and added/changed/removed/unchanged are filled in.
     pub previous: Option<BTreeMap<String, PreviousEntry>>,
+    /// With `previous`: list in `files` only the entries that differ from it (new, changed, or
+    /// touched: same hash, other size or mtime) and leave `unchanged` empty (its size is in
+    /// `stats.unchanged`). Keeps a no-op rescan of a large repository small on the wire.
+    #[serde(default)]
+    pub changes_only: bool,
 }
 
 /// Arguments of `parse`.
@@ -135,13 +140,27 @@ pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> R
             });
         }
     }
+    if args.changes_only && args.previous.is_none() {
+        return Err(Error::InvalidArgument {
+            field: "changes_only",
+            reason: "needs `previous` (the manifest the changes are relative to)".into(),
+        });
+    }
     let options = ScanOptions {
         include: args.include,
         exclude: args.exclude,
         max_file_bytes,
         previous: args.previous,
     };
-    scan(&resolved.absolute, &options, cancel)
+    let mut result = scan(&resolved.absolute, &options, cancel)?;
+    if args.changes_only {
+        let previous = options.previous.as_ref().expect("checked above");
+        result.files.retain(|f| {
+            previous.get(&f.path).is_none_or(|p| p.hash != f.hash || p.size != f.size || p.mtime_ns != f.mtime_ns)
+        });
+        result.unchanged.clear();
+    }
+    Ok(result)
 }
 
 /// Runs `parse`.

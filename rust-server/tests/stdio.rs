@@ -307,6 +307,17 @@ fn scan_lists_skips_and_diffs_against_previous() {
     assert_eq!(s3["removed"], json!(["src/nested/b.rs"]));
     assert_eq!(s3["added"], json!(["src/c.go"]));
     assert_eq!(s3["stats"]["hashed"], 2);
+
+    // changes_only: the same answer, without the unchanged entries on the wire.
+    let r = raw.call(4, "scan", json!({"root": ".", "max_file_bytes": 1000, "previous": previous, "changes_only": true}));
+    let s4 = structured(&r);
+    let listed: Vec<&str> = s4["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["src/a.py", "src/c.go"]);
+    assert_eq!(s4["unchanged"], json!([]));
+    assert_eq!(s4["stats"]["unchanged"], 2);
+    assert_eq!(s4["stats"]["files"], 4);
+    assert_eq!(s4["removed"], json!(["src/nested/b.rs"]));
+    assert!(tool_error(&raw.call(5, "scan", json!({"root": ".", "changes_only": true}))).contains("needs `previous`"));
 }
 
 #[test]

@@ -224,11 +224,25 @@ class CodeIndex:
         _timed(report, "manifest_load", start)
 
         start = time.monotonic()
-        scan = await self._call("scan", {"root": str(root), "previous": previous.previous()})
+        args: dict[str, Any] = {"root": str(root), "previous": previous.previous()}
+        if previous.files:
+            # Only what differs comes back: a no-op rescan of a large repository stays small.
+            args["changes_only"] = True
+        scan = await self._call("scan", args)
         _timed(report, "scan", start)
         entries = {f["path"]: f for f in scan["files"]}
         added, changed = list(scan["added"]), list(scan["changed"])
-        removed = sorted(set(previous.files) - set(entries))
+        removed = sorted(scan["removed"]) if previous.files else []
+        gone = set(removed)
+        for path, record in previous.files.items():
+            if path not in entries and path not in gone:
+                # Unchanged and untouched: not listed by the scan; its record stands.
+                entries[path] = {
+                    "path": path,
+                    "hash": record.hash,
+                    "size": record.size,
+                    "mtime_ns": record.mtime_ns,
+                }
         if not previous.files:
             added, changed = sorted(entries), []
         report.files, report.added, report.changed = len(entries), len(added), len(changed)

@@ -85,6 +85,12 @@ pub enum Error {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The file holds secrets by convention (`.env*`, private keys, certificates) and is never read.
+    #[error("{path} holds secrets by convention (.env*, private keys, certificates) and is never read; keep secrets out of tool calls")]
+    SecretFile {
+        /// The offending path.
+        path: String,
+    },
     /// The request was cancelled by the client.
     #[error("cancelled by the client")]
     Cancelled,

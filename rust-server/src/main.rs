@@ -129,11 +129,15 @@ async fn serve_stdio(server: AstServer) -> anyhow::Result<()> {
     // stdin → bound_lines → pipe → rmcp: oversized messages get an error answer, not silence.
     let (pipe_in, pipe_out) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
-        if let Err(e) = codeloci_ast::transport::bound_lines(tokio::io::stdin(), pipe_in, MAX_MESSAGE_BYTES).await {
+        if let Err(e) =
+            codeloci_ast::transport::bound_lines(tokio::io::stdin(), pipe_in, MAX_MESSAGE_BYTES)
+                .await
+        {
             tracing::error!("reading stdin: {e}");
         }
     });
-    let transport = AsyncRwTransport::new_server(pipe_out, tokio::io::stdout()).with_max_line_length(usize::MAX);
+    let transport = AsyncRwTransport::new_server(pipe_out, tokio::io::stdout())
+        .with_max_line_length(usize::MAX);
     let service = server
         .serve(transport)
         .await

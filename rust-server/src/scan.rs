@@ -85,6 +85,8 @@ pub struct ScanStats {
     pub hashed: usize,
     /// With `previous`: files whose hash is unchanged.
     pub unchanged: usize,
+    /// Files seen and not listed.
+    pub skipped: usize,
     /// Wall time in milliseconds.
     pub elapsed_ms: f64,
 }
@@ -266,6 +268,7 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
             bytes,
             hashed,
             unchanged: unchanged.len(),
+            skipped: skipped.len(),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         },
         files,

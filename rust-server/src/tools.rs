@@ -39,8 +39,9 @@ pub struct ScanArgs {
     /// are unchanged are not re-read, and added/changed/removed/unchanged are filled in.
     pub previous: Option<BTreeMap<String, PreviousEntry>>,
     /// With `previous`: list in `files` only the entries that differ from it (new, changed, or
-    /// touched: same hash, other size or mtime) and leave `unchanged` empty (its size is in
-    /// `stats.unchanged`). Keeps a no-op rescan of a large repository small on the wire.
+    /// touched: same hash, other size or mtime), in `skipped` only files `previous` had, and
+    /// leave `unchanged` empty (counts stay in `stats`). Keeps a no-op rescan of a large
+    /// repository small on the wire.
     #[serde(default)]
     pub changes_only: bool,
 }
@@ -156,9 +157,14 @@ pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> R
     if args.changes_only {
         let previous = options.previous.as_ref().expect("checked above");
         result.files.retain(|f| {
-            previous.get(&f.path).is_none_or(|p| p.hash != f.hash || p.size != f.size || p.mtime_ns != f.mtime_ns)
+            previous
+                .get(&f.path)
+                .is_none_or(|p| p.hash != f.hash || p.size != f.size || p.mtime_ns != f.mtime_ns)
         });
         result.unchanged.clear();
+        // Skipped files are not in a manifest; only those `previous` had (now gone from the
+        // index) are news.
+        result.skipped.retain(|k| previous.contains_key(&k.path));
     }
     Ok(result)
 }
@@ -351,6 +357,11 @@ fn resolve_file(roots: &Roots, path: &str, base: Option<&Resolved>) -> Result<Re
     let file = roots.resolve(path, base.map(|b| b.absolute.as_path()))?;
     if !file.absolute.is_file() {
         return Err(Error::NotAFile {
+            path: path.to_string(),
+        });
+    }
+    if crate::scan::is_secret_file(&file.absolute) {
+        return Err(Error::SecretFile {
             path: path.to_string(),
         });
     }

@@ -16,8 +16,9 @@ pub const OVERSIZED_METHOD: &str = "codeloci/oversized";
 /// How much of an oversized line is searched for its `id`.
 const ID_WINDOW: usize = 4096;
 
-static ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#""id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})"#).expect("id regex"));
+static ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})"#).expect("id regex")
+});
 
 /// Copies lines from `input` to `output`, replacing each line longer than `max` bytes (newline
 /// excluded) by an `codeloci/oversized` request with the same id (notifications, which have no
@@ -66,7 +67,9 @@ where
                     if let Some(replacement) = replacement(&head, seen.saturating_sub(1), max) {
                         output.write_all(replacement.as_bytes()).await?;
                     }
-                    tracing::warn!("discarded a {seen}-byte message over MAX_MESSAGE_BYTES ({max})");
+                    tracing::warn!(
+                        "discarded a {seen}-byte message over MAX_MESSAGE_BYTES ({max})"
+                    );
                 } else {
                     output.write_all(&line).await?;
                     line.clear();
@@ -106,13 +109,25 @@ mod tests {
         let out = run(format!("{at_cap}\n{over}\n{{\"id\":3}}\n").as_bytes(), max).await;
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], at_cap);
-        assert!(lines[1].contains("\"id\":\"r-2\"") && lines[1].contains(OVERSIZED_METHOD), "{}", lines[1]);
+        assert!(
+            lines[1].contains("\"id\":\"r-2\"") && lines[1].contains(OVERSIZED_METHOD),
+            "{}",
+            lines[1]
+        );
         assert_eq!(lines[2], "{\"id\":3}");
     }
 
     #[tokio::test]
     async fn drops_oversized_notifications() {
-        let out = run(format!("{{\"method\":\"n\",\"x\":\"{}\"}}\n{{\"id\":1}}\n", "b".repeat(100)).as_bytes(), 50).await;
+        let out = run(
+            format!(
+                "{{\"method\":\"n\",\"x\":\"{}\"}}\n{{\"id\":1}}\n",
+                "b".repeat(100)
+            )
+            .as_bytes(),
+            50,
+        )
+        .await;
         assert_eq!(out, "{\"id\":1}\n");
     }
 }

@@ -309,15 +309,33 @@ fn scan_lists_skips_and_diffs_against_previous() {
     assert_eq!(s3["stats"]["hashed"], 2);
 
     // changes_only: the same answer, without the unchanged entries on the wire.
-    let r = raw.call(4, "scan", json!({"root": ".", "max_file_bytes": 1000, "previous": previous, "changes_only": true}));
+    let r = raw.call(
+        4,
+        "scan",
+        json!({"root": ".", "max_file_bytes": 1000, "previous": previous, "changes_only": true}),
+    );
     let s4 = structured(&r);
-    let listed: Vec<&str> = s4["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = s4["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
     assert_eq!(listed, ["src/a.py", "src/c.go"]);
     assert_eq!(s4["unchanged"], json!([]));
     assert_eq!(s4["stats"]["unchanged"], 2);
+    assert_eq!(
+        s4["skipped"],
+        json!([]),
+        "skipped files the manifest never had are not news"
+    );
+    assert_eq!(s4["stats"]["skipped"], 5);
     assert_eq!(s4["stats"]["files"], 4);
     assert_eq!(s4["removed"], json!(["src/nested/b.rs"]));
-    assert!(tool_error(&raw.call(5, "scan", json!({"root": ".", "changes_only": true}))).contains("needs `previous`"));
+    assert!(
+        tool_error(&raw.call(5, "scan", json!({"root": ".", "changes_only": true})))
+            .contains("needs `previous`")
+    );
 }
 
 #[test]
@@ -446,6 +464,20 @@ fn bad_inputs_get_specific_errors_and_the_server_keeps_serving() {
         "scan",
         json!({"root": ".", "include": ["a[b"]}),
         "invalid argument `include`",
+    );
+    expect(
+        &mut raw,
+        91,
+        "chunk",
+        json!({"paths": [".env"]}),
+        "holds secrets by convention",
+    );
+    expect(
+        &mut raw,
+        92,
+        "parse",
+        json!({"path": ".env"}),
+        "holds secrets by convention",
     );
     // Wrong argument types and unknown fields: a JSON-RPC error naming the problem.
     let r = raw.call(10, "chunk", json!({"paths": "src/a.py"}));
@@ -644,7 +676,9 @@ fn a_message_over_the_cap_gets_an_error_naming_it_and_the_server_keeps_serving()
     let tree = Tree::new();
     let mut raw = Raw::spawn(&[&tree.root()]);
     let line_of = |id: u64, len: usize| {
-        let head = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"parse","arguments":{{"language":"text","content":""#);
+        let head = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"parse","arguments":{{"language":"text","content":""#
+        );
         let tail = r#""}}}"#;
         format!("{head}{}{tail}", "a".repeat(len - head.len() - tail.len()))
     };
@@ -657,7 +691,10 @@ fn a_message_over_the_cap_gets_an_error_naming_it_and_the_server_keeps_serving()
     raw.send_line(&line_of(2, MAX_MESSAGE_BYTES + 1));
     let r = raw.response(2);
     let message = r["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("MAX_MESSAGE_BYTES") && message.contains(&MAX_MESSAGE_BYTES.to_string()), "{r}");
+    assert!(
+        message.contains("MAX_MESSAGE_BYTES") && message.contains(&MAX_MESSAGE_BYTES.to_string()),
+        "{r}"
+    );
     let r = raw.call(3, "parse", json!({"path": "src/a.py"}));
     assert_eq!(structured(&r)["definitions"][0]["name"], "a");
 }

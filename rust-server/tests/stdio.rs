@@ -698,3 +698,25 @@ fn a_message_over_the_cap_gets_an_error_naming_it_and_the_server_keeps_serving()
     let r = raw.call(3, "parse", json!({"path": "src/a.py"}));
     assert_eq!(structured(&r)["definitions"][0]["name"], "a");
 }
+
+#[test]
+fn glob_and_chunk_count_limits_hold_at_their_edges() {
+    use codeloci_ast::limits::{MAX_CHUNKS_PER_RESPONSE, MAX_GLOBS};
+    let tree = Tree::new();
+    let root = tree.root();
+    let mut raw = Raw::spawn(&[&root]);
+    let globs = |n: usize| (0..n).map(|i| format!("**/*.x{i}")).collect::<Vec<_>>();
+    structured(&raw.call(1, "scan", json!({"root": ".", "exclude": globs(MAX_GLOBS)})));
+    let err = tool_error(&raw.call(2, "scan", json!({"root": ".", "exclude": globs(MAX_GLOBS + 1)})));
+    assert!(err.contains("MAX_GLOBS"), "{err}");
+    // Lines of exactly 200 characters chunked at 200: one chunk per line.
+    let line = format!("{}\n", "x".repeat(199));
+    let half = MAX_CHUNKS_PER_RESPONSE / 2;
+    std::fs::write(root.join("one.txt"), line.repeat(half)).unwrap();
+    std::fs::write(root.join("two.txt"), line.repeat(half)).unwrap();
+    std::fs::write(root.join("three.txt"), line.repeat(half + 1)).unwrap();
+    let r = raw.call(3, "chunk", json!({"paths": ["one.txt", "two.txt"], "max_chunk_chars": 200}));
+    assert_eq!(structured(&r)["chunks"].as_array().unwrap().len(), MAX_CHUNKS_PER_RESPONSE);
+    let err = tool_error(&raw.call(4, "chunk", json!({"paths": ["one.txt", "three.txt"], "max_chunk_chars": 200})));
+    assert!(err.contains("MAX_CHUNKS_PER_RESPONSE"), "{err}");
+}

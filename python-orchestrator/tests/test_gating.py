@@ -97,3 +97,33 @@ async def test_gate_inputs_are_validated(
     async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
         error = await s.err("memory_find", {"query": "x", "recent_tools": ["t"] * 33})
         assert "recent_tools" in error
+
+
+async def test_indexed_symbol_is_never_gated_out_and_survives_restart(
+    tmp_path: Path, project: Path, rust_server: list[str]
+) -> None:
+    (project / "checksum.py").write_text(
+        "def compute_checksum_for_payload(data):\n"
+        '    """Sum the bytes of data modulo 256."""\n'
+        "    return sum(data) % 256\n"
+    )
+    named = "what is compute_checksum_for_payload in python, in general?"
+    async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
+        before = await s.ok("code_search", {"query": named})
+        assert "names indexed" not in before["gate"]["reason"], "not indexed yet"
+        await s.ok("index_repository", {})
+        found = await s.ok("code_search", {"query": named})
+        assert found["gate"]["retrieve"] is True
+        assert "names indexed symbol `compute_checksum_for_payload`" in found["gate"]["reason"]
+        assert found["results"][0]["symbol"] == "compute_checksum_for_payload"
+        general = await s.ok("code_search", {"query": GENERAL})
+        assert general["gate"]["retrieve"] is False and general["results"] == []
+        forced = await s.ok("code_search", {"query": GENERAL, "force": True})
+        assert forced["gate"]["reason"] == "forced"
+    # The vocabulary is kept with the index: a new server knows the name at once.
+    async with serve(tmp_path / "data", project, rust_server, gate=True) as s:
+        again = await s.ok("code_search", {"query": named})
+        assert again["gate"]["retrieve"] is True
+        assert "names indexed symbol" in again["gate"]["reason"]
+        stats = await s.ok("gate_stats")
+        assert stats["vocabulary_size"] > 0

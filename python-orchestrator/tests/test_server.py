@@ -100,7 +100,9 @@ def test_read_only_hides_and_refuses_writes(
     for flags, env in ((["--read-only"], {}), ([], {"CODELOCI_READ_ONLY": "1"})):
         cmd = [sys.executable, *serve_args(data, project, rust_server, *flags)]
         names = {t["name"] for t in raw_tools_list(cmd, project, env)["tools"]}
-        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS | (OTHER_TOOLS - OTHER_WRITE_TOOLS)
+        assert names == (MEMORY_TOOLS - WRITE_TOOLS) | RUST_TOOLS | (
+            OTHER_TOOLS - OTHER_WRITE_TOOLS
+        )
 
 
 # ----------------------------------------------------------------------------- proxying

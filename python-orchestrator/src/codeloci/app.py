@@ -14,6 +14,7 @@ from codeloci.config import Settings
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.gate import Gate
 from codeloci.gating import build_gate
+from codeloci.indexing.vocab import load_vocabulary
 from codeloci.memory import MemoryService, memory_collection_spec
 from codeloci.store import MemoryStore, StoreError, open_store
 
@@ -52,7 +53,9 @@ class AppContext:
         self._store_opener = store_opener
         self._memory: MemoryService | None = None
         self._lock = anyio.Lock()
-        self.gate: Gate = build_gate(settings)
+        self.gate: Gate = build_gate(
+            settings, load_vocabulary(settings.data_dir, settings.project_id)
+        )
 
     def _open(self) -> MemoryService:
         store = self._store_opener(self.settings, self.embedder)

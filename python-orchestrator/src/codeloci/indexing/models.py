@@ -14,6 +14,8 @@ from codeloci.models import (
     MAX_QUERY_CHARS,
     MAX_TOKEN_BUDGET,
     MIN_TOKEN_BUDGET,
+    GatedSearch,
+    GateInfo,
 )
 
 __all__ = [
@@ -60,7 +62,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CodeSearchInput(_Strict):
+class CodeSearchInput(GatedSearch):
     query: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
         description="What you are looking for: words ('where are retries handled') or an "
         "identifier ('parse_config')."
@@ -118,6 +120,11 @@ class CodeSearchResult(BaseModel):
     omitted: int = Field(description="Matching results left out to fit the token budget.")
     pending: int = Field(
         description="Chunks of this project not yet embedded (found by words only for now)."
+    )
+    gate: GateInfo | None = Field(
+        default=None,
+        description="The retrieval gate's decision: with retrieve=false nothing "
+        "was searched (pass force=true to search anyway).",
     )
 
 

@@ -74,9 +74,12 @@ class IndexReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Names and paths of the chunks written in this run (for the gate's vocabulary).
+    symbols: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("symbols", "paths")}
 
 
 def _timed(report: IndexReport, stage: str, start: float) -> None:
@@ -335,7 +338,11 @@ class CodeIndex:
                 "mtime_ns": int(scanned.get("mtime_ns", 0)) if fresh else 0,
             }
             ids: list[str] = []
+            report.paths.add(path)
             for n, chunk in enumerate(chunks):
+                for name in (chunk.get("qualified_name"), chunk.get("name")):
+                    if name:
+                        report.symbols.add(str(name))
                 pid = point_id(chunk["id"], project)
                 if pid in ids:
                     continue  # identical chunks of one file share an id

@@ -12,12 +12,14 @@ from typing import Any
 from codeloci.bridge import RustBridge
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
+from codeloci.gate import SymbolVocabulary
 from codeloci.indexing.manifest import ManifestError
 from codeloci.indexing.models import CodeSearchInput, CodeSearchResult, IndexStatusResult
 from codeloci.indexing.pipeline import CodeIndex, IndexReport
 from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import ProgressFn
 from codeloci.indexing.search import CodeSearcher
+from codeloci.indexing.vocab import load_vocabulary, vocabulary_path
 from codeloci.store import Match, MemoryStore
 
 __all__ = ["IndexingService", "repository_root"]
@@ -56,6 +58,8 @@ class IndexingService:
         dense_style: str = "header",
     ) -> None:
         self.store = store
+        self.data_dir = Path(data_dir)
+        self._vocabularies: dict[str, SymbolVocabulary] = {}
         self.index = CodeIndex(store, embedder, bridge, data_dir, dense_style=dense_style)
         self.searcher = CodeSearcher(self.index.ops, embedder)
         self._threads: dict[str, threading.Thread] = {}
@@ -73,9 +77,24 @@ class IndexingService:
         report = await self.index.index_repository(
             root, progress=progress, embed=wait_for_embedding, full=full
         )
+        if report.symbols or report.paths:
+            vocabulary = self.vocabulary(Path(report.root))
+            vocabulary.extend(report.symbols, report.paths)
+            vocabulary.save(vocabulary_path(self.data_dir, report.project))
         if report.pending:
             self.embed_in_background(Path(report.root))
         return report
+
+    def vocabulary(self, root: Path) -> SymbolVocabulary:
+        """The project's vocabulary (loaded once, shared with the gate via :meth:`share`)."""
+        project = project_id_for(root)
+        if project not in self._vocabularies:
+            self._vocabularies[project] = load_vocabulary(self.data_dir, project)
+        return self._vocabularies[project]
+
+    def share(self, root: Path, vocabulary: SymbolVocabulary) -> None:
+        """Use ``vocabulary`` (the gate's) for ``root``, so index runs extend what it checks."""
+        self._vocabularies[project_id_for(root)] = vocabulary
 
     def embed_in_background(self, root: Path) -> None:
         """Fill the dense vectors of ``root``'s pending chunks in a daemon thread (one per

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
+from codeloci.gating import decide
 from codeloci.indexing.models import (
     CodeSearchInput,
     CodeSearchResult,
@@ -52,6 +53,7 @@ async def service_for(app: AppContext) -> IndexingService:
     service = _services.get(app)
     if service is None or service.store is not store:
         service = IndexingService(store, app.embedder, app.bridge, app.settings.data_dir)
+        service.share(Path(app.settings.project_root), app.gate.vocabulary)
         _services[app] = service
     return service
 
@@ -82,9 +84,21 @@ async def _index(app: AppContext, args: IndexInput, _: Any) -> IndexResult:
 
 
 async def _search(app: AppContext, args: CodeSearchInput, _: Any) -> CodeSearchResult:
+    info = decide(app, args.query, args)
+    if info is not None and not info.retrieve:
+        return CodeSearchResult(
+            results=[],
+            tokens_used=0,
+            token_budget=args.token_budget,
+            omitted=0,
+            pending=0,
+            gate=info,
+        )
     service = await service_for(app)
     root = _root(app, None)
-    return await anyio.to_thread.run_sync(partial(service.search, root, args))
+    result = await anyio.to_thread.run_sync(partial(service.search, root, args))
+    result.gate = info
+    return result
 
 
 async def _status(app: AppContext, args: IndexStatusInput, _: Any) -> IndexStatusResult:

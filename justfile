@@ -71,3 +71,11 @@ lint:
 # Regenerate shared-schemas/ from the Rust server (then review the diff).
 schemas:
     cargo run -q --manifest-path {{cargo_manifest}} -- schema --write shared-schemas
+
+# Fuzz for a bounded time (not in CI): cargo-fuzz on parse/chunk (needs nightly + cargo-fuzz),
+# then the stable replay of seeds and regressions, then the Hypothesis input-model suite.
+fuzz SECONDS="600":
+    mkdir -p rust-server/fuzz/corpus/chunk_any
+    cd rust-server && cargo +nightly fuzz run chunk_any --features libfuzzer fuzz/corpus/chunk_any fuzz/seeds/chunk_any -- -max_total_time={{SECONDS}} -rss_limit_mb=4096 -timeout=30
+    cargo test --manifest-path rust-server/fuzz/Cargo.toml
+    cd python-orchestrator && CODELOCI_HYPOTHESIS_EXAMPLES=3000 python -m pytest -q -p no:cacheprovider tests/test_models_hypothesis.py tests/test_secrets.py

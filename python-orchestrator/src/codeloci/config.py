@@ -37,6 +37,7 @@ __all__ = [
     "Settings",
     "default_data_dir",
     "find_rust_server",
+    "git_toplevel",
     "project_id_for",
     "resolve_project_root",
 ]
@@ -103,7 +104,11 @@ def resolve_project_root(explicit: str | Path | None = None, cwd: Path | None = 
     env = os.environ.get("CODELOCI_PROJECT_ROOT")
     if env:
         return Path(env).expanduser().resolve()
-    start = (cwd or Path.cwd()).resolve()
+    return git_toplevel((cwd or Path.cwd()).resolve())
+
+
+def git_toplevel(start: Path) -> Path:
+    """The git top level containing the directory ``start``, else ``start`` itself."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],

@@ -4,13 +4,12 @@ the status report. Used by the MCP tools, the CLI and the watcher."""
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
 from codeloci.bridge import RustBridge
-from codeloci.config import project_id_for
+from codeloci.config import git_toplevel, project_id_for
 from codeloci.embedder import Embedder
 from codeloci.gate import SymbolVocabulary
 from codeloci.indexing.manifest import ManifestError
@@ -32,19 +31,7 @@ def repository_root(path: Path) -> Path:
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
         raise ValueError(f"{path} is not a directory")
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return path
-    top = out.stdout.strip()
-    return Path(top).resolve() if out.returncode == 0 and top else path
+    return git_toplevel(path)
 
 
 class IndexingService:

@@ -707,7 +707,11 @@ fn glob_and_chunk_count_limits_hold_at_their_edges() {
     let mut raw = Raw::spawn(&[&root]);
     let globs = |n: usize| (0..n).map(|i| format!("**/*.x{i}")).collect::<Vec<_>>();
     structured(&raw.call(1, "scan", json!({"root": ".", "exclude": globs(MAX_GLOBS)})));
-    let err = tool_error(&raw.call(2, "scan", json!({"root": ".", "exclude": globs(MAX_GLOBS + 1)})));
+    let err = tool_error(&raw.call(
+        2,
+        "scan",
+        json!({"root": ".", "exclude": globs(MAX_GLOBS + 1)}),
+    ));
     assert!(err.contains("MAX_GLOBS"), "{err}");
     // Lines of exactly 200 characters chunked at 200: one chunk per line.
     let line = format!("{}\n", "x".repeat(199));
@@ -715,8 +719,19 @@ fn glob_and_chunk_count_limits_hold_at_their_edges() {
     std::fs::write(root.join("one.txt"), line.repeat(half)).unwrap();
     std::fs::write(root.join("two.txt"), line.repeat(half)).unwrap();
     std::fs::write(root.join("three.txt"), line.repeat(half + 1)).unwrap();
-    let r = raw.call(3, "chunk", json!({"paths": ["one.txt", "two.txt"], "max_chunk_chars": 200}));
-    assert_eq!(structured(&r)["chunks"].as_array().unwrap().len(), MAX_CHUNKS_PER_RESPONSE);
-    let err = tool_error(&raw.call(4, "chunk", json!({"paths": ["one.txt", "three.txt"], "max_chunk_chars": 200})));
+    let r = raw.call(
+        3,
+        "chunk",
+        json!({"paths": ["one.txt", "two.txt"], "max_chunk_chars": 200}),
+    );
+    assert_eq!(
+        structured(&r)["chunks"].as_array().unwrap().len(),
+        MAX_CHUNKS_PER_RESPONSE
+    );
+    let err = tool_error(&raw.call(
+        4,
+        "chunk",
+        json!({"paths": ["one.txt", "three.txt"], "max_chunk_chars": 200}),
+    ));
     assert!(err.contains("MAX_CHUNKS_PER_RESPONSE"), "{err}");
 }

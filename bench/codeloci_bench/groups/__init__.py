@@ -11,34 +11,18 @@ from types import ModuleType
 
 GROUPS: dict[str, str] = {
     "rust": "codeloci_bench.groups.rust",
+    "index": "codeloci_bench.groups.index",
+    "search": "codeloci_bench.groups.search",
+    "embed": "codeloci_bench.groups.embed",
+    "memory": "codeloci_bench.groups.memory",
+    "gate": "codeloci_bench.groups.gate",
+    "quality": "codeloci_bench.groups.quality",
 }
 
 # name -> (title, [(work, anchor, target)]) for groups that do not exist yet.
-PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
-    "orchestrator": (
-        "Orchestrator: index, search, proxy, memory",
-        [
-            ("incremental no-op, 10k files", "full re-index", "< 1 s"),
-            ("edit → searchable with the watcher", "—", "< 1 s"),
-            ("cold index ~100k LOC, per stage and to first searchable", "—", "lexical-searchable < 60 s"),
-            ("embed chunks/s", "the same model via sentence-transformers", "≥ 1.4×"),
-            (
-                "code_search over MCP at 10k / 100k chunks",
-                "the same query straight on the store",
-                "p50 < 15 ms, p99 < 50 ms",
-            ),
-            ("proxy overhead (orchestrator → Rust)", "calling codeloci-ast directly", "< 2 ms p50"),
-            ("orchestrator RSS idle / indexing", "—", "< 400 MB"),
-        ],
-    ),
-    "gate": ("Retrieval gate", [("gate latency", "—", "p99 < 1 ms")]),
-    "quality": (
-        "Retrieval quality",
-        [("MRR@10, fused", "BM25 only, dense only", "fused ≥ best single + 0.03 MRR@10")],
-    ),
-}
+PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
 
-ORDER: list[str] = ["rust", "orchestrator", "gate", "quality"]
+ORDER: list[str] = ["rust", "index", "search", "embed", "memory", "gate", "quality"]
 
 
 def load(name: str) -> ModuleType:

@@ -1,0 +1,129 @@
+"""Retrieval quality of code_search: Recall@1/10 and MRR@10 for lexical only, dense only, fused.
+
+Wraps `python -m codeloci.indexing.evaluate --json OUT` (the team's evaluation, see its module
+docstring and codeloci/indexing/evalcorpus.py): real code the team did not write, doc comments
+removed from the indexed copy; natural-language queries are those doc comments, identifier
+queries name the function ("where is X handled"); a hit counts when it is in the right file and
+its line range holds the function's definition line. Deterministic: one run (n=1). Quick runs
+evaluate the shipped dense-text style only; full runs also the alternative styles.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .. import product
+from ..machine import package_version
+from ..model import Context, GroupResult, Row, Stat, Target
+
+NAME = "quality"
+TITLE = "Retrieval quality (code_search)"
+
+PRIMARY_STYLE = "header"  # what the product embeds (IndexingService's dense_style)
+
+
+def run(ctx: Context) -> GroupResult:
+    styles = PRIMARY_STYLE if ctx.quick else "header,raw,summary"
+    out = ctx.workdir / "quality.json"
+    ctx.log(f"  python -m codeloci.indexing.evaluate --styles {styles} (several minutes)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codeloci.indexing.evaluate", "--json", str(out), "--styles", styles],
+        capture_output=True,
+        text=True,
+        env=product.env(ctx),
+        timeout=3600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"codeloci.indexing.evaluate failed: {proc.stderr[-2000:]}")
+    data = json.loads(out.read_text())
+    primary = next(r for r in data["results"] if r["style"] == PRIMARY_STYLE)
+    rows_by = primary["rows"]
+    rows: list[Row] = []
+    for label in ("lexical", "dense", "fused"):
+        for group in ("all", "nl", "identifier"):
+            m = rows_by[label].get(group)
+            if not m:
+                continue
+            target = None
+            if label == "fused" and group == "nl":
+                target = Target("value", ">=", 0.6, "MRR@10 ≥ 0.6 on natural-language queries")
+            rows.append(
+                Row(
+                    f"MRR@10, {label}, {group} queries",
+                    Stat.of([m["mrr@10"]]),
+                    "MRR@10",
+                    target=target,
+                    notes=f"n={m['n']:.0f}; Recall@1 {m['recall@1']:.3f}, Recall@10 {m['recall@10']:.3f}",
+                )
+            )
+    best_single = max(rows_by["lexical"]["all"]["mrr@10"], rows_by["dense"]["all"]["mrr@10"])
+    fused = rows_by["fused"]["all"]["mrr@10"]
+    rows.append(
+        Row(
+            "fused MRR@10 − best single channel (all queries)",
+            Stat.of([round(fused - best_single, 3)]),
+            "MRR@10",
+            target=Target("value", ">=", 0.03, "fused ≥ best single + 0.03"),
+            notes=f"fused {fused:.3f}; lexical {rows_by['lexical']['all']['mrr@10']:.3f}; "
+            f"dense {rows_by['dense']['all']['mrr@10']:.3f}",
+        )
+    )
+    # full table, every style and fusion variant
+    table = [
+        "| dense text | channel | category | n | Recall@1 | Recall@10 | MRR@10 | ms/query |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for res in data["results"]:
+        for label, groups in res["rows"].items():
+            ms = groups.get("_latency", {}).get("ms_per_query", float("nan"))
+            for group in ("all", "nl", "identifier"):
+                m = groups.get(group)
+                if m:
+                    table.append(
+                        f"| {res['style']} | {label} | {group} | {m['n']:.0f} | {m['recall@1']:.3f} | "
+                        f"{m['recall@10']:.3f} | {m['mrr@10']:.3f} | {ms} |"
+                    )
+    langs = sorted(k for k in rows_by["fused"] if "/" in k)
+    per_lang = ["| channel | " + " | ".join(langs) + " |", "|---|" + "---:|" * len(langs)]
+    for label in ("lexical", "dense", "fused"):
+        per_lang.append(f"| {label} | " + " | ".join(f"{rows_by[label][k]['mrr@10']:.3f}" for k in langs) + " |")
+    cases = ", ".join(f"{k} {v}" for k, v in sorted(data["cases"].items()))
+    details = "\n".join(
+        [
+            (
+                f"- **Evaluation set:** {data['files']} files of real code the team did not write (see "
+                "`python-orchestrator/src/codeloci/indexing/evalcorpus.py`), doc comments removed from the indexed "
+                f"copy; cases by category/language: {cases}. Natural-language (`nl`) queries are the removed doc "
+                "comments; `identifier` queries name the function. Relevant = right file and the chunk's line range "
+                "holds the definition line. The product embeds the `header` dense text (path + qualified name + "
+                "signature + docstring + start of body)."
+            ),
+            "- **Indexing:** "
+            + "; ".join(
+                f"style `{r['style']}`: {r['chunks']} chunks in {r['index_seconds']} s" for r in data["results"]
+            ),
+            (
+                f"- **Method:** `python -m codeloci.indexing.evaluate --json OUT --styles {styles}` (the product's "
+                "pipeline: Rust chunk, BM25 sparse, MiniLM int8 dense, fusion in Qdrant), one deterministic run."
+            ),
+            "",
+            "All channels, styles and fusion variants:",
+            "",
+            "\n".join(table),
+            "",
+            f"MRR@10 per category/language (style `{PRIMARY_STYLE}`):",
+            "",
+            "\n".join(per_lang),
+            "",
+            (
+                f"- **Versions:** codeloci {package_version('codeloci')}, onnxruntime "
+                f"{package_version('onnxruntime')}, qdrant-edge-py {package_version('qdrant-edge-py')}."
+            ),
+        ]
+    )
+    return GroupResult(
+        NAME, TITLE, rows, intro="Search quality on the team's evaluation set (`just eval`).", details=details
+    )

@@ -100,8 +100,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from mcp.server.stdio import stdio_server
 
+    from codeloci.stdio_limits import BoundedLines, stdin_binary
+
     async def run() -> None:
-        async with stdio_server() as (read, write):
+        stdin = BoundedLines(stdin_binary())
+        async with stdio_server(stdin=stdin) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
 
     anyio.run(run)

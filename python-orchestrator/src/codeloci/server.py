@@ -49,6 +49,7 @@ from codeloci.models import (
     RetrieveSessionInput,
     StoreResult,
 )
+from codeloci.stdio_limits import OVERSIZED_TOOL, oversized_message
 from codeloci.store import StoreError
 from codeloci.tools import (
     ToolError,
@@ -229,6 +230,8 @@ class _Handlers:
             return await self._call_own(app, spec, arguments, ctx)
         if name in PROXIED_TOOLS:
             return await self._call_proxied(app, name, arguments, ctx)
+        if name == OVERSIZED_TOOL:
+            return error_result(oversized_message(arguments))
         raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool: {name}")
 
     async def _call_own(

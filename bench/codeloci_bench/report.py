@@ -97,12 +97,13 @@ def write(
     order: Sequence[str],
     fresh: dict[str, str],
     placeholders: dict[str, str],
+    retired: Sequence[str] = (),
 ) -> None:
     """Writes the file: header, then each group in `order` (fresh, else kept, else placeholder),
-    then any kept sections of groups the harness no longer knows."""
+    then any kept sections of groups the harness no longer knows, except `retired` ones."""
     kept = read_sections(path)
     out = [header.rstrip() + "\n"]
-    names = list(order) + [n for n in kept if n not in order]
+    names = list(order) + [n for n in kept if n not in order and n not in retired]
     for name in names:
         body = fresh.get(name) or kept.get(name) or placeholders.get(name)
         if body is None:

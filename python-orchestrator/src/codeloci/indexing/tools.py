@@ -23,6 +23,7 @@ from codeloci.indexing.models import (
     IndexStatusInput,
     IndexStatusResult,
 )
+from codeloci.indexing.pipeline import IndexingError
 from codeloci.indexing.service import IndexingService, repository_root
 from codeloci.tools import ToolError, ToolRegistry, ToolSpec
 
@@ -77,9 +78,13 @@ def _root(app: AppContext, path: str | None) -> Path:
 
 async def _index(app: AppContext, args: IndexInput, _: Any) -> IndexResult:
     service = await service_for(app)
-    report = await service.index_repository(
-        _root(app, args.path), wait_for_embedding=args.wait_for_embedding, full=args.full
-    )
+    try:
+        report = await service.index_repository(
+            _root(app, args.path), wait_for_embedding=args.wait_for_embedding, full=args.full
+        )
+    except IndexingError as exc:
+        # A user-facing failure (a path outside the repository, an unreadable root): say so.
+        raise ToolError(str(exc)) from None
     return IndexResult.from_report(report.as_dict())
 
 

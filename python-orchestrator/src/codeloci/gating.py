@@ -52,9 +52,8 @@ def decide(app: AppContext, query: str | None, args: GatedSearch) -> GateInfo | 
     d = app.gate.decide(
         query, current_file=args.current_file, recent_tools=args.recent_tools, force=args.force
     )
-    return GateInfo(
-        retrieve=d.retrieve, score=round(d.score, 4), threshold=d.threshold, reason=d.reason
-    )
+    # GateDecision.to_dict is the gate's own wire form ({retrieve, score, threshold, reason}).
+    return GateInfo.model_validate(d.to_dict())
 
 
 def gated(handler: Handler[InputT]) -> Handler[InputT]:

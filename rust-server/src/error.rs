@@ -94,6 +94,12 @@ pub enum Error {
     /// The request was cancelled by the client.
     #[error("cancelled by the client")]
     Cancelled,
+    /// The whole call did not finish within the server's per-call deadline.
+    #[error("the call took longer than {limit_ms} ms (CALL_TIMEOUT_MS; set with codeloci-ast --call-timeout-ms) and was stopped; pass fewer paths per call or a narrower scan root")]
+    CallTimeout {
+        /// The deadline in milliseconds.
+        limit_ms: u64,
+    },
     /// Parsing did not finish in time.
     #[error("parsing {path} took longer than {limit_ms} ms (PARSE_TIMEOUT_MS); the file is likely pathological: exclude it")]
     ParseTimeout {

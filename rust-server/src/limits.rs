@@ -27,6 +27,13 @@ pub const MAX_GLOBS: usize = 256;
 pub const MAX_PREVIOUS_ENTRIES: usize = MAX_SCAN_FILES;
 /// Time one file may take to parse before it is abandoned with an error.
 pub const PARSE_TIMEOUT_MS: u64 = 10_000;
+/// Default time one tool call may take before it is stopped with an error (2 minutes);
+/// `--call-timeout-ms` changes it, within [`MIN_CALL_TIMEOUT_MS`]..=[`MAX_CALL_TIMEOUT_MS`].
+pub const CALL_TIMEOUT_MS: u64 = 120_000;
+/// Smallest `--call-timeout-ms` accepted.
+pub const MIN_CALL_TIMEOUT_MS: u64 = 1;
+/// Largest `--call-timeout-ms` accepted (1 hour).
+pub const MAX_CALL_TIMEOUT_MS: u64 = 3_600_000;
 /// Deepest nesting of definitions kept in an outline; deeper ones stay inside their ancestor.
 pub const MAX_SYMBOL_DEPTH: usize = 48;
 /// Most syntax-error ranges reported for one file.

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use codeloci_ast::limits::MAX_MESSAGE_BYTES;
+use codeloci_ast::limits::{
+    CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS, MAX_MESSAGE_BYTES, MIN_CALL_TIMEOUT_MS,
+};
 use codeloci_ast::paths::Roots;
 use codeloci_ast::server::{shared_type_schemas, AstServer};
 use rmcp::transport::async_rw::AsyncRwTransport;
@@ -26,6 +28,11 @@ struct Cli {
     /// endpoint is /mcp.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// Stop a tool call still running after this many milliseconds, with an error naming
+    /// CALL_TIMEOUT_MS (default 120000; 1 to 3600000).
+    #[arg(long, value_name = "MS", default_value_t = CALL_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(MIN_CALL_TIMEOUT_MS..=MAX_CALL_TIMEOUT_MS))]
+    call_timeout_ms: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -88,7 +95,8 @@ fn main() -> anyhow::Result<()> {
         cli.roots.clone()
     };
     let roots = Roots::new(&roots).context("checking --root")?;
-    let server = AstServer::new(roots);
+    let server = AstServer::new(roots)
+        .with_call_timeout(std::time::Duration::from_millis(cli.call_timeout_ms));
     match cli.command {
         Some(Command::Schema { write }) => return print_schemas(&server, write),
         Some(Command::Bench { what }) => {

@@ -131,8 +131,19 @@ enum Outcome {
     Skip(Skipped),
 }
 
-/// Scans `root` (already confined and canonical).
+/// Scans `root` (already confined and canonical); more than [`MAX_SCAN_FILES`] files (listed
+/// or skipped) is an error.
 pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> Result<ScanResult> {
+    scan_capped(root, options, cancel, MAX_SCAN_FILES)
+}
+
+/// [`scan`] with the file cap as a parameter, so its edge is testable without 500k files.
+fn scan_capped(
+    root: &Path,
+    options: &ScanOptions,
+    cancel: Option<&AtomicBool>,
+    max_files: usize,
+) -> Result<ScanResult> {
     let started = Instant::now();
     let include = build_globs("include", &options.include)?;
     let exclude = build_globs("exclude", &options.exclude)?;
@@ -205,7 +216,7 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
                 visit_file(entry.path(), rel, options.max_file_bytes, previous)
             };
             buffer.local.push(outcome);
-            if buffer.local.len() >= 256 && buffer.flush() > MAX_SCAN_FILES {
+            if buffer.local.len() >= 256 && buffer.flush() > max_files {
                 overflow.store(true, Ordering::Relaxed);
                 return WalkState::Quit;
             }
@@ -220,11 +231,11 @@ pub fn scan(root: &Path, options: &ScanOptions, cancel: Option<&AtomicBool>) -> 
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    if overflow.load(Ordering::Relaxed) || outcomes.len() > MAX_SCAN_FILES {
+    if overflow.load(Ordering::Relaxed) || outcomes.len() > max_files {
         return Err(Error::Limit {
             what: format!("the number of files under {}", root.display()),
             actual: outcomes.len() as u64,
-            limit: MAX_SCAN_FILES as u64,
+            limit: max_files as u64,
             name: "MAX_SCAN_FILES",
             hint: "scan a narrower root or pass `include` globs",
         });
@@ -444,4 +455,58 @@ fn build_globs(field: &'static str, globs: &[String]) -> Result<Option<GlobSet>>
             field,
             reason: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ScanOptions {
+        ScanOptions {
+            max_file_bytes: 1024,
+            ..ScanOptions::default()
+        }
+    }
+
+    fn tree(files: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..files {
+            // Spread over directories so the parallel walker's threads all take part.
+            let sub = dir.path().join(format!("d{}", i % 7));
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::write(sub.join(format!("f{i}.txt")), "x\n").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn the_file_cap_holds_at_its_edge() {
+        // 300 stays under the walker's 256-entry flush; 700 crosses it twice.
+        for cap in [300, 700] {
+            let at = tree(cap);
+            let result = scan_capped(at.path(), &options(), None, cap).unwrap();
+            assert_eq!(result.files.len(), cap, "exactly {cap} files are listed");
+            let over = tree(cap + 1);
+            let err = scan_capped(over.path(), &options(), None, cap)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("over the limit {cap} (MAX_SCAN_FILES)"))
+                    && err.contains("narrower root"),
+                "{err}"
+            );
+        }
+        // Skipped files count too: the cap bounds the walk, not just the listing.
+        let over = tree(10);
+        std::fs::write(over.path().join(".env"), "A=1\n").unwrap();
+        assert!(scan_capped(over.path(), &options(), None, 10).is_err());
+    }
+
+    #[test]
+    fn scan_uses_the_named_cap() {
+        let dir = tree(3);
+        let result = scan(dir.path(), &options(), None).unwrap();
+        assert_eq!(result.files.len(), 3);
+        assert_eq!(MAX_SCAN_FILES, 500_000);
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -17,6 +18,7 @@ use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler
 use tokio_util::sync::CancellationToken;
 
 use crate::chunk::Chunk;
+use crate::error::Error;
 use crate::outline::Outline;
 use crate::paths::Roots;
 use crate::scan::ScanResult;
@@ -26,24 +28,57 @@ use crate::tools::{self, ChunkArgs, ChunkResult, ParseArgs, ScanArgs};
 #[derive(Clone)]
 pub struct AstServer {
     roots: Arc<Roots>,
+    call_timeout: Duration,
     tool_router: ToolRouter<AstServer>,
 }
 
-/// Sets a flag when the request's cancellation token fires, for code on blocking threads.
+/// Sets a flag, for code on blocking threads, when the request's cancellation token fires or
+/// when the per-call deadline passes; remembers which of the two it was.
 struct CancelFlag {
     flag: Arc<AtomicBool>,
+    timed_out: Arc<AtomicBool>,
+    limit: Duration,
     watcher: tokio::task::JoinHandle<()>,
 }
 
 impl CancelFlag {
-    fn watch(ct: CancellationToken) -> CancelFlag {
+    fn watch(ct: CancellationToken, limit: Duration) -> CancelFlag {
         let flag = Arc::new(AtomicBool::new(false));
-        let set = flag.clone();
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (set, late) = (flag.clone(), timed_out.clone());
         let watcher = tokio::spawn(async move {
-            ct.cancelled().await;
+            tokio::select! {
+                _ = ct.cancelled() => {}
+                _ = tokio::time::sleep(limit) => late.store(true, Ordering::Relaxed),
+            }
             set.store(true, Ordering::Relaxed);
         });
-        CancelFlag { flag, watcher }
+        CancelFlag {
+            flag,
+            timed_out,
+            limit,
+            watcher,
+        }
+    }
+
+    /// Runs `work` on a blocking thread with this flag; a call stopped by the deadline fails
+    /// with [`Error::CallTimeout`] whatever error the interrupted work reported.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&AtomicBool) -> crate::error::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let flag = self.flag.clone();
+        let result = match tokio::task::spawn_blocking(move || work(&flag)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("internal error: the worker thread failed: {e}")),
+        };
+        match result {
+            Err(_) if self.timed_out.load(Ordering::Relaxed) => Err(Error::CallTimeout {
+                limit_ms: self.limit.as_millis() as u64,
+            }
+            .to_string()),
+            other => other,
+        }
     }
 }
 
@@ -53,23 +88,23 @@ impl Drop for CancelFlag {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("internal error: the worker thread failed: {e}")),
-    }
-}
-
 #[tool_router]
 impl AstServer {
-    /// A server confined to `roots`.
+    /// A server confined to `roots`, with the default per-call deadline
+    /// ([`CALL_TIMEOUT_MS`](crate::limits::CALL_TIMEOUT_MS)).
     pub fn new(roots: Roots) -> AstServer {
         AstServer {
             roots: Arc::new(roots),
+            call_timeout: Duration::from_millis(crate::limits::CALL_TIMEOUT_MS),
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// The same server with another per-call deadline: a call still running after `limit` is
+    /// stopped and fails with an error naming `CALL_TIMEOUT_MS`.
+    pub fn with_call_timeout(mut self, limit: Duration) -> AstServer {
+        self.call_timeout = limit;
+        self
     }
 
     /// The tools with their schemas, exactly as `tools/list` advertises them.
@@ -96,9 +131,8 @@ impl AstServer {
         ct: CancellationToken,
     ) -> Result<Json<ScanResult>, String> {
         let roots = self.roots.clone();
-        let cancel = CancelFlag::watch(ct);
-        let flag = cancel.flag.clone();
-        blocking(move || tools::run_scan(&roots, args, Some(&flag)))
+        CancelFlag::watch(ct, self.call_timeout)
+            .run(move |flag| tools::run_scan(&roots, args, Some(flag)))
             .await
             .map(Json)
     }
@@ -111,9 +145,11 @@ impl AstServer {
     async fn parse(
         &self,
         Parameters(args): Parameters<ParseArgs>,
+        ct: CancellationToken,
     ) -> Result<Json<Outline>, String> {
         let roots = self.roots.clone();
-        blocking(move || tools::run_parse(&roots, args))
+        CancelFlag::watch(ct, self.call_timeout)
+            .run(move |flag| tools::run_parse(&roots, args, Some(flag)))
             .await
             .map(Json)
     }
@@ -130,8 +166,7 @@ impl AstServer {
     ) -> Result<Json<ChunkResult>, String> {
         tools::check_chunk_args(&args).map_err(|e| e.to_string())?;
         let roots = self.roots.clone();
-        let cancel = CancelFlag::watch(ctx.ct.clone());
-        let flag = cancel.flag.clone();
+        let cancel = CancelFlag::watch(ctx.ct.clone(), self.call_timeout);
         let total = args.paths.len();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let progress = ctx.meta.get_progress_token().map(|token| {
@@ -149,13 +184,14 @@ impl AstServer {
                 }
             })
         });
-        let result = blocking(move || {
-            let on_file = move |path: &str| {
-                let _ = tx.send(path.to_string());
-            };
-            tools::run_chunk(&roots, &args, Some(&flag), &on_file)
-        })
-        .await;
+        let result = cancel
+            .run(move |flag| {
+                let on_file = move |path: &str| {
+                    let _ = tx.send(path.to_string());
+                };
+                tools::run_chunk(&roots, &args, Some(flag), &on_file)
+            })
+            .await;
         if let Some(task) = progress {
             // All senders are gone once the work is done, so the forwarder drains and ends.
             let _ = task.await;

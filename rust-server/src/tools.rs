@@ -170,7 +170,7 @@ pub fn run_scan(roots: &Roots, args: ScanArgs, cancel: Option<&AtomicBool>) -> R
 }
 
 /// Runs `parse`.
-pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
+pub fn run_parse(roots: &Roots, args: ParseArgs, cancel: Option<&AtomicBool>) -> Result<Outline> {
     let language_override = match &args.language {
         Some(name) => {
             Some(Language::from_name(name).ok_or_else(|| Error::UnknownLanguage(name.clone()))?)
@@ -192,7 +192,7 @@ pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
                 reason: "`content` needs `language` (e.g. \"python\")".into(),
             })?;
             check_size("the size of `content`", content.len() as u64)?;
-            let analysis = analyze(lang, &content, "<content>", None)?;
+            let analysis = analyze(lang, &content, "<content>", cancel)?;
             Ok(outline(None, lang, &content, analysis))
         }
         (Some(path), None) => {
@@ -201,7 +201,7 @@ pub fn run_parse(roots: &Roots, args: ParseArgs) -> Result<Outline> {
             let rel = output_path(base.as_ref(), &file);
             let text = read_text(&file.absolute, &rel)?;
             let lang = language_override.unwrap_or_else(|| Language::detect(&file.absolute));
-            let analysis = analyze(lang, &text, &rel, None)?;
+            let analysis = analyze(lang, &text, &rel, cancel)?;
             Ok(outline(Some(rel), lang, &text, analysis))
         }
     }
@@ -401,4 +401,51 @@ fn read_text(path: &Path, rel: &str) -> Result<String> {
     check_size(&format!("the size of {rel}"), size)?;
     let bytes = fs::read(path).map_err(io)?;
     decode(rel, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::PreviousEntry;
+
+    fn scan_with_previous(entries: usize) -> Result<ScanResult> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "x = 1\n").unwrap();
+        let roots = Roots::new([dir.path()]).unwrap();
+        let previous = (0..entries)
+            .map(|i| {
+                let entry = PreviousEntry {
+                    hash: "0".repeat(64),
+                    size: 1,
+                    mtime_ns: 0,
+                };
+                (format!("gone/{i}.py"), entry)
+            })
+            .collect();
+        let args = ScanArgs {
+            root: ".".into(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_file_bytes: None,
+            previous: Some(previous),
+            changes_only: true,
+        };
+        run_scan(&roots, args, None)
+    }
+
+    // Over stdio a manifest this long is over MAX_MESSAGE_BYTES first; the check still guards
+    // in-process callers, so its edge is tested here.
+    #[test]
+    fn the_previous_manifest_cap_holds_at_its_edge() {
+        let at = scan_with_previous(MAX_PREVIOUS_ENTRIES).unwrap();
+        assert_eq!(at.removed.len(), MAX_PREVIOUS_ENTRIES);
+        assert_eq!(at.added, ["a.py"]);
+        let err = scan_with_previous(MAX_PREVIOUS_ENTRIES + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("500001, over the limit 500000 (MAX_PREVIOUS_ENTRIES)"),
+            "{err}"
+        );
+    }
 }

@@ -623,6 +623,47 @@ fn progress_is_reported_per_file_and_cancellation_keeps_the_server_alive() {
 }
 
 #[test]
+fn a_call_over_the_deadline_is_stopped_with_an_error_naming_it_and_the_server_keeps_serving() {
+    let tree = Tree::new();
+    // ~2 MB of Python: each chunk of it takes far longer than the 300 ms deadline in total.
+    let body: String = (0..40_000)
+        .map(|i| format!("def f{i}(x):\n    return x + {i}\n"))
+        .collect();
+    std::fs::write(tree.root().join("huge.py"), body).unwrap();
+    let mut raw = Raw::spawn_with(&[&tree.root()], &["--call-timeout-ms", "300"]);
+    let started = std::time::Instant::now();
+    let paths: Vec<&str> = (0..100).map(|_| "huge.py").collect();
+    let r = raw.call(1, "chunk", json!({"paths": paths}));
+    let error = tool_error(&r);
+    assert!(
+        error.contains("longer than 300 ms") && error.contains("CALL_TIMEOUT_MS"),
+        "{error}"
+    );
+    // Stopped, not run to the end (100 files of 2 MB take minutes in a debug build).
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // The same deadline covers scan and parse; quick calls pass under it.
+    let r = raw.call(2, "parse", json!({"path": "src/a.py"}));
+    assert_eq!(structured(&r)["definitions"][0]["name"], "a");
+    let r = raw.call(3, "scan", json!({"root": "src"}));
+    assert_eq!(structured(&r)["files"].as_array().unwrap().len(), 2);
+    assert!(raw.alive());
+
+    // The deadline itself is bounded: 0 and over an hour are refused at start-up.
+    for bad in ["0", "3600001"] {
+        let out = std::process::Command::new(BIN)
+            .args(["--call-timeout-ms", bad, "schema"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--call-timeout-ms") && stderr.contains("1..=3600000"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn secrets_are_redacted_from_chunks_by_default() {
     let tree = Tree::new();
     let root = tree.root();

@@ -22,10 +22,16 @@ pub struct Raw {
 
 impl Raw {
     pub fn spawn(roots: &[&std::path::Path]) -> Raw {
+        Raw::spawn_with(roots, &[])
+    }
+
+    /// Like [`Raw::spawn`], with extra command-line arguments.
+    pub fn spawn_with(roots: &[&std::path::Path], extra: &[&str]) -> Raw {
         let mut cmd = Command::new(BIN);
         for r in roots {
             cmd.arg("--root").arg(r);
         }
+        cmd.args(extra);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

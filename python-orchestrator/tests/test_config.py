@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from codeloci.config import (
+    MAX_CALL_TIMEOUT_SECONDS,
+    MIN_CALL_TIMEOUT_SECONDS,
     Settings,
     default_data_dir,
     find_rust_server,
@@ -70,3 +72,23 @@ def test_rust_server_lookup(monkeypatch: pytest.MonkeyPatch, clean_env: None) ->
     found = find_rust_server()
     if found is not None:  # dev checkout or PATH
         assert os.access(found[0], os.X_OK)
+
+
+def test_call_timeout_range_flag_and_env(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
+) -> None:
+    assert Settings.from_sources(project_root=tmp_path).call_timeout_seconds == 120.0
+    for edge in (MIN_CALL_TIMEOUT_SECONDS, MAX_CALL_TIMEOUT_SECONDS):
+        s = Settings.from_sources(project_root=tmp_path, call_timeout_seconds=edge)
+        assert s.call_timeout_seconds == edge
+    for bad in (MIN_CALL_TIMEOUT_SECONDS - 0.01, MAX_CALL_TIMEOUT_SECONDS + 0.5, 0.0):
+        with pytest.raises(ValueError, match=r"out of range \(CALL_TIMEOUT_SECONDS\)"):
+            Settings.from_sources(project_root=tmp_path, call_timeout_seconds=bad)
+    monkeypatch.setenv("CODELOCI_CALL_TIMEOUT", "7.5")
+    assert Settings.from_sources(project_root=tmp_path).call_timeout_seconds == 7.5
+    # The flag wins over the environment.
+    s = Settings.from_sources(project_root=tmp_path, call_timeout_seconds=3)
+    assert s.call_timeout_seconds == 3
+    monkeypatch.setenv("CODELOCI_CALL_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="CODELOCI_CALL_TIMEOUT='soon' is not a number"):
+        Settings.from_sources(project_root=tmp_path)

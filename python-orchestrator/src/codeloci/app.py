@@ -98,7 +98,11 @@ async def app_context(
     emb: Embedder = (
         embedder if embedder is not None else await anyio.to_thread.run_sync(default_embedder)
     )
-    async with RustBridge(settings.rust_server, [settings.project_root]) as bridge:
+    async with RustBridge(
+        settings.rust_server,
+        [settings.project_root],
+        call_timeout_ms=round(settings.call_timeout_seconds * 1000),
+    ) as bridge:
         app = AppContext(settings, bridge, emb, store_opener)
         try:
             await app.memory()

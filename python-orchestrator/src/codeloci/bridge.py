@@ -89,6 +89,7 @@ class RustBridge:
         backoff_base: float = 0.25,
         backoff_max: float = 4.0,
         start_timeout: float = 30.0,
+        call_timeout_ms: int | None = None,
     ) -> None:
         self._command = list(command) if command else None
         self._roots = [Path(r) for r in roots]
@@ -98,6 +99,7 @@ class RustBridge:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._start_timeout = start_timeout
+        self._call_timeout_ms = call_timeout_ms
         self._tg: TaskGroup | None = None
         self._conn: _Connection | None = None
         self._lock = anyio.Lock()
@@ -163,6 +165,8 @@ class RustBridge:
         args = list(self._command[1:])
         for root in self._roots:
             args += ["--root", str(root)]
+        if self._call_timeout_ms is not None:
+            args += ["--call-timeout-ms", str(self._call_timeout_ms)]
         return self._command[0], args
 
     async def _serve(self, *, task_status: TaskStatus[_Connection]) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import anyio
 
 from codeloci import __version__
-from codeloci.config import DEFAULT_SESSION_TTL_SECONDS, Settings
+from codeloci.config import DEFAULT_CALL_TIMEOUT_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings
 from codeloci.indexing.cli import SUBCOMMANDS as INDEXING_SUBCOMMANDS
 from codeloci.log import configure_logging
 
@@ -57,6 +57,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="retrieve on every search (CODELOCI_GATE_ENABLED=0)",
     )
+    parser.add_argument(
+        "--call-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a tool call still running after this long (CODELOCI_CALL_TIMEOUT; "
+        f"default {DEFAULT_CALL_TIMEOUT_SECONDS:.0f})",
+    )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (stderr)")
 
 
@@ -71,6 +78,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         gate_threshold=args.gate_threshold,
         gate_enabled=args.gate_enabled,
         watch_root=getattr(args, "watch", None),
+        call_timeout_seconds=args.call_timeout,
     )
 
 

@@ -16,6 +16,8 @@ project root           ``--project-root DIR``      ``CODELOCI_PROJECT_ROOT`` (de
 session id             ``--session-id ID``         ``CODELOCI_SESSION_ID`` (default: random
                                                    per server process)
 session TTL            ``--session-ttl SECONDS``   ``CODELOCI_SESSION_TTL`` (default 86400)
+per-call deadline      ``--call-timeout SECONDS``  ``CODELOCI_CALL_TIMEOUT`` (default 120; 0.1
+                                                   to 3600; see :mod:`codeloci.deadline`)
 =====================  ==========================  =============================================
 """
 
@@ -32,7 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "DEFAULT_CALL_TIMEOUT_SECONDS",
     "DEFAULT_SESSION_TTL_SECONDS",
+    "MAX_CALL_TIMEOUT_SECONDS",
+    "MIN_CALL_TIMEOUT_SECONDS",
     "RUST_BINARY_NAME",
     "Settings",
     "default_data_dir",
@@ -44,6 +49,10 @@ __all__ = [
 
 RUST_BINARY_NAME = "codeloci-ast"
 DEFAULT_SESSION_TTL_SECONDS = 24 * 3600
+#: CALL_TIMEOUT_SECONDS: how long one tool call may run before it is stopped with an error.
+DEFAULT_CALL_TIMEOUT_SECONDS = 120.0
+MIN_CALL_TIMEOUT_SECONDS = 0.1
+MAX_CALL_TIMEOUT_SECONDS = 3600.0
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -145,6 +154,7 @@ class Settings:
     gate_threshold: float | None = None
     gate_enabled: bool | None = None
     watch_root: Path | None = None
+    call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
 
     @property
     def project_id(self) -> str:
@@ -167,6 +177,7 @@ class Settings:
         gate_threshold: float | None = None,
         gate_enabled: bool | None = None,
         watch_root: str | Path | None = None,
+        call_timeout_seconds: float | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -175,6 +186,21 @@ class Settings:
             ttl = int(ttl_env)
         if ttl is not None and ttl <= 0:
             raise ValueError("session TTL must be a positive number of seconds")
+        timeout = call_timeout_seconds
+        timeout_env = os.environ.get("CODELOCI_CALL_TIMEOUT")
+        if timeout is None and timeout_env:
+            try:
+                timeout = float(timeout_env)
+            except ValueError:
+                raise ValueError(
+                    f"CODELOCI_CALL_TIMEOUT={timeout_env!r} is not a number of seconds"
+                ) from None
+        timeout = DEFAULT_CALL_TIMEOUT_SECONDS if timeout is None else timeout
+        if not MIN_CALL_TIMEOUT_SECONDS <= timeout <= MAX_CALL_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"call timeout {timeout} s is out of range (CALL_TIMEOUT_SECONDS): give "
+                f"{MIN_CALL_TIMEOUT_SECONDS} to {MAX_CALL_TIMEOUT_SECONDS:.0f} seconds"
+            )
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             project_root=resolve_project_root(project_root),
@@ -187,4 +213,5 @@ class Settings:
             gate_threshold=gate_threshold,
             gate_enabled=gate_enabled,
             watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
+            call_timeout_seconds=timeout,
         )

@@ -9,6 +9,16 @@ The server validates arguments with ``input_model`` (violations become tool erro
 field), hides ``writes=True`` tools in read-only mode and refuses calls to them, publishes
 ``output_model``'s schema as the tool's ``outputSchema`` and returns the handler's model as
 ``structuredContent`` (plus the same JSON as a text block).
+
+Every call runs under a deadline chosen by ``ToolSpec.deadline`` (:func:`deadline_seconds`):
+
+* ``"call"`` (reads, the default): ``CALL_TIMEOUT_SECONDS`` (``--call-timeout``, default 120 s).
+  Work in a thread is abandoned when the deadline passes; it only reads, so nothing is lost.
+* ``"index"`` (``index_repository``): ``INDEX_TIMEOUT_FACTOR`` x the call timeout (default 1 h).
+  An index run is crash-safe at every step, so stopping it leaves a store the next run
+  converges from.
+* ``"none"`` (memory writes): never stopped halfway, so the answer (stored or not) is always
+  true; their inputs are capped, which bounds their time.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import mcp_types as types
 from pydantic import BaseModel, ValidationError
@@ -27,14 +37,23 @@ if TYPE_CHECKING:
     from codeloci.app import AppContext
 
 __all__ = [
+    "INDEX_TIMEOUT_FACTOR",
+    "Deadline",
     "ToolError",
     "ToolHandler",
     "ToolRegistry",
     "ToolSpec",
+    "deadline_seconds",
     "error_result",
     "format_validation_error",
     "model_result",
+    "timeout_message",
 ]
+
+#: ``index_repository`` may run this many times the per-call deadline.
+INDEX_TIMEOUT_FACTOR = 30
+
+Deadline = Literal["call", "index", "none"]
 
 
 class ToolError(Exception):
@@ -53,6 +72,7 @@ class ToolSpec:
     handler: ToolHandler
     writes: bool = False
     title: str | None = None
+    deadline: Deadline = "call"
     extra_annotations: dict[str, Any] = field(default_factory=dict)
 
     def to_tool(self) -> types.Tool:
@@ -94,6 +114,28 @@ class ToolRegistry:
 
     def listed(self, *, read_only: bool) -> list[types.Tool]:
         return [s.to_tool() for s in self._specs.values() if not (read_only and s.writes)]
+
+
+def deadline_seconds(spec: ToolSpec, call_timeout: float) -> float | None:
+    """How long a call to ``spec`` may run (``None``: not stopped)."""
+    if spec.deadline == "none":
+        return None
+    return call_timeout * (INDEX_TIMEOUT_FACTOR if spec.deadline == "index" else 1)
+
+
+def timeout_message(spec: ToolSpec, call_timeout: float) -> str:
+    """The error of a call stopped by its deadline: the limit, its name and the way out."""
+    if spec.deadline == "index":
+        limit = f"{INDEX_TIMEOUT_FACTOR} x CALL_TIMEOUT_SECONDS"
+        after = "The index stays consistent: run it again to continue from the files already done."
+    else:
+        limit = "CALL_TIMEOUT_SECONDS"
+        after = "Nothing was changed. Narrow the request (smaller k, a path or fewer paths)."
+    seconds = deadline_seconds(spec, call_timeout)
+    return (
+        f"{spec.name} did not finish within {seconds:g} s ({limit}; set with --call-timeout or "
+        f"CODELOCI_CALL_TIMEOUT) and was stopped. {after}"
+    )
 
 
 def format_validation_error(tool: str, err: ValidationError) -> str:

@@ -101,20 +101,33 @@ async def _search(app: AppContext, args: CodeSearchInput, _: Any) -> CodeSearchR
         )
     service = await service_for(app)
     root = _root(app, None)
-    result = await anyio.to_thread.run_sync(partial(service.search, root, args))
+    # A search only reads: the per-call deadline may abandon it.
+    result = await anyio.to_thread.run_sync(
+        partial(service.search, root, args), abandon_on_cancel=True
+    )
     result.gate = info
     return result
 
 
 async def _status(app: AppContext, args: IndexStatusInput, _: Any) -> IndexStatusResult:
     service = await service_for(app)
-    return await anyio.to_thread.run_sync(service.status, _root(app, args.path))
+    return await anyio.to_thread.run_sync(
+        service.status, _root(app, args.path), abandon_on_cancel=True
+    )
 
 
 def register(registry: ToolRegistry) -> None:
     d = DESCRIPTIONS
     registry.add(
-        ToolSpec("index_repository", d["index_repository"], IndexInput, IndexResult, _index, True)
+        ToolSpec(
+            "index_repository",
+            d["index_repository"],
+            IndexInput,
+            IndexResult,
+            _index,
+            writes=True,
+            deadline="index",
+        )
     )
     registry.add(
         ToolSpec("code_search", d["code_search"], CodeSearchInput, CodeSearchResult, _search)

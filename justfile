@@ -72,10 +72,26 @@ lint:
 schemas:
     cargo run -q --manifest-path {{cargo_manifest}} -- schema --write shared-schemas
 
-# Fuzz for a bounded time (not in CI): cargo-fuzz on parse/chunk (needs nightly + cargo-fuzz),
-# then the stable replay of seeds and regressions, then the Hypothesis input-model suite.
+# cargo-fuzz on parse/chunk (needs nightly + cargo-fuzz), the stable replay of seeds and
+# regressions, then the Hypothesis suites (every tool input model, the secret patterns) round
+# after round with a new seed until SECONDS pass.
+
+# Fuzz each target for SECONDS (not in CI).
 fuzz SECONDS="600":
     mkdir -p rust-server/fuzz/corpus/chunk_any
     cd rust-server && cargo +nightly fuzz run chunk_any --features libfuzzer fuzz/corpus/chunk_any fuzz/seeds/chunk_any -- -max_total_time={{SECONDS}} -rss_limit_mb=4096 -timeout=30
     cargo test --manifest-path rust-server/fuzz/Cargo.toml
-    cd python-orchestrator && CODELOCI_HYPOTHESIS_EXAMPLES=3000 python -m pytest -q -p no:cacheprovider tests/test_models_hypothesis.py tests/test_secrets.py
+    just fuzz-hypothesis {{SECONDS}}
+
+# The Hypothesis suites for SECONDS, one seed per round; stops at the first failure.
+fuzz-hypothesis SECONDS="600":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd python-orchestrator
+    end=$(( $(date +%s) + {{SECONDS}} )); round=0
+    while [ "$(date +%s)" -lt "$end" ]; do
+      round=$((round + 1))
+      CODELOCI_HYPOTHESIS_EXAMPLES=1000 python -m pytest -q -p no:cacheprovider \
+        --hypothesis-seed="$round" tests/test_models_hypothesis.py tests/test_secrets.py
+    done
+    echo "hypothesis: $round rounds, {{SECONDS}} s, clean"

@@ -187,7 +187,7 @@ def _check_embedder() -> tuple[_Check, object | None]:
 def _check_store(settings: Settings, emb: object | None) -> _Check:
     from codeloci.embedder import Embedder
     from codeloci.memory import memory_collection_spec
-    from codeloci.store import StoreError, StoreLockedError, open_store
+    from codeloci.store import StoreDamagedError, StoreError, StoreLockedError, open_store
 
     if not isinstance(emb, Embedder):
         return _Check("store", False, "skipped: the embedder did not load", "fix the embedder")
@@ -201,6 +201,8 @@ def _check_store(settings: Settings, emb: object | None) -> _Check:
         )
     except StoreLockedError as exc:
         return _Check("store", True, f"in use (fine if that is your running server): {exc}")
+    except StoreDamagedError as exc:
+        return _Check("store", False, str(exc), "codeloci repair")
     except StoreError as exc:
         fix = (
             "check QDRANT_URL / QDRANT_API_KEY and that the server is up"
@@ -210,6 +212,8 @@ def _check_store(settings: Settings, emb: object | None) -> _Check:
         return _Check("store", False, str(exc), fix)
     try:
         return _Check("store", True, f"{store.description}: {store.count()} memories")
+    except StoreDamagedError as exc:
+        return _Check("store", False, str(exc), "codeloci repair")
     finally:
         store.close()
 
@@ -227,6 +231,30 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         if not check.ok and check.fix:
             print(f"       fix: {check.fix}")
     return 0 if all(c.ok for c in checks) else 1
+
+
+# ---------------------------------------------------------------------------- repair
+def _cmd_repair(args: argparse.Namespace) -> int:
+    from codeloci.embedder import MiniLMEmbedder
+    from codeloci.memory import memory_collection_spec
+    from codeloci.store import StoreError
+    from codeloci.store.repair import repair_embedded_store
+
+    settings = _settings(args)
+    if settings.qdrant_url:
+        print(
+            "repair works on the embedded store; a Qdrant server keeps its own snapshots "
+            "(restore one there)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = repair_embedded_store(settings.data_dir, memory_collection_spec(MiniLMEmbedder()))
+    except StoreError as exc:
+        print(f"repair refused: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
 
 
 # ---------------------------------------------------------------------------- main
@@ -252,6 +280,11 @@ SUBCOMMANDS: dict[
         lambda p: _add_serve_args(p),
     ),
     "doctor": ("check the Rust server, embedder and store", _cmd_doctor, lambda p: None),
+    "repair": (
+        "rebuild a damaged embedded store (the damaged one is kept beside it)",
+        _cmd_repair,
+        lambda p: None,
+    ),
 }
 SUBCOMMANDS.update(INDEXING_SUBCOMMANDS)
 

@@ -21,6 +21,7 @@ from codeloci.store.base import (
     Range,
     ReadOnlyStoreError,
     SparseVec,
+    StoreDamagedError,
     StoreError,
     StoreLockedError,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Range",
     "ReadOnlyStoreError",
     "SparseVec",
+    "StoreDamagedError",
     "StoreError",
     "StoreLockedError",
     "open_store",

@@ -33,6 +33,7 @@ __all__ = [
     "Range",
     "ReadOnlyStoreError",
     "SparseVec",
+    "StoreDamagedError",
     "StoreError",
     "StoreLockedError",
 ]
@@ -55,6 +56,11 @@ class ReadOnlyStoreError(StoreError):
 
 class EmbedderMismatchError(StoreError):
     """The collection was embedded with another model or dimension."""
+
+
+class StoreDamagedError(StoreError):
+    """The embedded store's files are missing or unreadable; nothing is served from it until
+    ``codeloci repair`` moves it aside and rebuilds it (see :mod:`codeloci.store.repair`)."""
 
 
 @dataclass(frozen=True)

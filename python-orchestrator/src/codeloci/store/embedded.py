@@ -12,6 +12,11 @@ one when the collection does not exist), so the data directory is never created 
 
 Writes are durable once the call returns (the shard's write-ahead log); segments are flushed
 on :meth:`EmbeddedStore.close`.
+
+Damage is never served silently: a store whose ``collection.json`` or ``shard/`` is missing or
+unreadable, or that the engine cannot load, fails to open with :class:`StoreDamagedError`, and
+an engine error while reading raises the same; ``codeloci repair`` rebuilds it
+(:mod:`codeloci.store.repair`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +49,7 @@ from codeloci.store.base import (
     PointIn,
     Range,
     SparseVec,
+    StoreDamagedError,
     StoreError,
     as_list,
 )
@@ -55,6 +61,19 @@ log = logging.getLogger(__name__)
 
 #: HNSW beam width for unfiltered queries (filtered ones run exact).
 HNSW_EF = 256
+
+_T = TypeVar("_T")
+
+REPAIR_HINT = (
+    "stop every codeloci process using it and run `codeloci repair` (same --data-dir): it moves "
+    "the damaged store aside, keeps it, and rebuilds a store from everything still readable; "
+    "then `codeloci index` restores code chunks"
+)
+
+
+def damaged(root: Path, detail: str) -> StoreDamagedError:
+    """The error for a damaged store at ``root``: what is wrong and how to rebuild it."""
+    return StoreDamagedError(f"the store at {root} is damaged ({detail}); {REPAIR_HINT}")
 
 
 def _cond(c: Cond) -> Any:
@@ -89,6 +108,17 @@ def _hit(point: Any) -> Hit:
     )
 
 
+def read_metadata(root: Path) -> dict[str, Any]:
+    """``collection.json`` of the store at ``root``; unreadable is damage."""
+    try:
+        meta = json.loads((root / "collection.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise damaged(root, f"collection.json is unreadable: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise damaged(root, "collection.json is not an object")
+    return meta
+
+
 class EmbeddedStore(MemoryStore):
     def __init__(self, data_dir: Path, spec: CollectionSpec, *, read_only: bool = False) -> None:
         super().__init__(spec, read_only=read_only)
@@ -100,6 +130,10 @@ class EmbeddedStore(MemoryStore):
         shard_path = self.root / "shard"
         exists = meta_path.is_file() and shard_path.is_dir()
         try:
+            if meta_path.is_file() != shard_path.is_dir():
+                # Half a store: opening would serve an empty one over lost data.
+                missing = "shard/" if meta_path.is_file() else "collection.json"
+                raise damaged(self.root, f"{missing} is missing")
             if read_only:
                 shard_path = self._read_only_copy(meta_path, shard_path, exists)
             else:
@@ -107,8 +141,11 @@ class EmbeddedStore(MemoryStore):
                 self._lock.acquire()
             if exists:
                 if not read_only:
-                    spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
-                self._shard = qe.EdgeShard.load(str(shard_path))
+                    spec.check(read_metadata(self.root), f"the store at {self.root}")
+                try:
+                    self._shard = qe.EdgeShard.load(str(shard_path))
+                except Exception as exc:
+                    raise damaged(self.root, f"the engine cannot load it: {exc}") from exc
             else:
                 self._shard = qe.EdgeShard.create(str(shard_path), self._config())
                 self._create_indexes()
@@ -133,7 +170,7 @@ class EmbeddedStore(MemoryStore):
         lock = DirLock(self.root)
         lock.acquire(record_holder=False)
         try:
-            self.spec.check(json.loads(meta_path.read_text()), f"the store at {self.root}")
+            self.spec.check(read_metadata(self.root), f"the store at {self.root}")
             shutil.copytree(shard_path, target)
         finally:
             lock.release()
@@ -171,6 +208,13 @@ class EmbeddedStore(MemoryStore):
     @property
     def description(self) -> str:
         return f"embedded Qdrant (qdrant-edge) at {self.root}"
+
+    def _read(self, what: str, read: Callable[[], _T]) -> _T:
+        """Run an engine read; an engine error there means damaged files, never an empty answer."""
+        try:
+            return read()
+        except Exception as exc:
+            raise damaged(self.root, f"{what} failed: {exc}") from exc
 
     def _run(self, op: Any) -> None:
         try:
@@ -219,7 +263,7 @@ class EmbeddedStore(MemoryStore):
             with_payload=True,
             params=self._params(flt, exact),
         )
-        return [_hit(p) for p in self._shard.query(request)]
+        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
 
     def search_hybrid(
         self,
@@ -254,7 +298,7 @@ class EmbeddedStore(MemoryStore):
             query=qe.Fusion.Rrf(k=60),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
             with_payload=True,
         )
-        return [_hit(p) for p in self._shard.query(request)]
+        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
@@ -265,17 +309,20 @@ class EmbeddedStore(MemoryStore):
             filter=_filter(flt),
             with_payload=True,
         )
-        records, next_offset = self._shard.scroll(request)
+        records, next_offset = self._read("a scroll", lambda: self._shard.scroll(request))
         return [_hit(r) for r in records], (str(next_offset) if next_offset is not None else None)
 
     def count(self, flt: Filter | None = None) -> int:
-        return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(flt))))
+        request = qe.CountRequest(exact=True, filter=_filter(flt))
+        return int(self._read("a count", lambda: self._shard.count(request)))
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
         if not ids:
             return []
-        records = self._shard.retrieve(
-            [uuid.UUID(i) for i in ids], with_payload=True, with_vector=False
+        keys = [uuid.UUID(i) for i in ids]
+        records = self._read(
+            "a lookup by id",
+            lambda: self._shard.retrieve(keys, with_payload=True, with_vector=False),
         )
         by_id = {str(r.id): _hit(r) for r in records}
         return [by_id[i] for i in ids if i in by_id]

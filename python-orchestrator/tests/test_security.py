@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +264,87 @@ def test_caps_hold_at_their_edges(
         model.model_validate(_with(base, path, over))
     message = format_validation_error("tool", info.value)
     assert f": {named}: " in message or message.startswith(f"invalid arguments for tool: {named}:")
+
+
+# ----------------------------------------------------------------------- stored data read back
+
+
+@pytest.fixture
+def service(tmp_path: Path, embedder: MiniLMEmbedder) -> Any:
+    store = EmbeddedStore(tmp_path, memory_collection_spec(embedder))
+    svc = MemoryService(
+        store, embedder, project_id="p-aaaaaaaaaaaaaaaa", session_id="s", session_ttl_seconds=600
+    )
+    yield svc
+    store.close()
+
+
+def _clone(svc: MemoryService, template_id: str, count: int, **changes: Any) -> list[str]:
+    """``count`` raw points written straight into the store with ``template_id``'s payload
+    (and its vector): what an older version or another tool could have left there."""
+    from codeloci.store import PointIn
+
+    (template,) = svc.store.get([template_id])
+    vector = svc.embedder.embed([template.payload["content"]])[0]
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    payload = {**template.payload, **changes}
+    for key in [k for k, v in changes.items() if v is _DROP]:
+        payload.pop(key)
+    for start in range(0, count, 1000):
+        svc.store.upsert([PointIn(i, vector, payload) for i in ids[start : start + 1000]])
+    return ids
+
+
+_DROP = object()
+
+
+def test_secrets_stored_before_redaction_are_redacted_on_the_way_out(service: Any) -> None:
+    template = service.store_memory(
+        MemoryStoreInput(content="deploy notes", level="PROJECT_CONTEXT")
+    )
+    (legacy,) = _clone(
+        service, template.id, 1, content=f"deploy with key {AWS} now", tags=["ops", GHP]
+    )
+    listed = service.list_memories(MemoryListInput(limit=100)).model_dump(mode="json")
+    found = service.find(MemoryFindInput(query="deploy key")).model_dump(mode="json")
+    facts = service.retrieve("PROJECT_CONTEXT", RetrieveInput(query="deploy")).model_dump(
+        mode="json"
+    )
+    for result in (listed, found, facts):
+        _no_secret(result)
+        (hit,) = [h for h in result["results"] if h["id"] == legacy]
+        assert hit["content"] == "deploy with key [REDACTED:aws_access_key_id] now"
+        assert hit["tags"] == ["ops", "redacted:github_token"]
+
+
+def test_points_that_are_not_memories_are_skipped_with_a_warning(
+    service: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = service.store_memory(MemoryStoreInput(content="a real memory", level="PROJECT_CONTEXT"))
+    (foreign,) = _clone(service, good.id, 1, content=_DROP)
+    with caplog.at_level("WARNING", logger="codeloci.memory"):
+        listed = service.list_memories(MemoryListInput(limit=100))
+        found = service.find(MemoryFindInput(query="a real memory"))
+    assert [h.id for h in listed.results] == [good.id]
+    assert [h.id for h in found.results] == [good.id]
+    assert f"skipping point {foreign}: its payload is not a memory" in caplog.text
+
+
+def test_delete_by_filter_holds_at_max_delete(service: Any) -> None:
+    from codeloci.memory import MAX_DELETE
+    from codeloci.models import DeleteFilter
+
+    first = service.store_memory(MemoryStoreInput(content="bulk", level="PROJECT_CONTEXT"))
+    _clone(service, first.id, MAX_DELETE - 1)
+    flt = DeleteFilter(levels=["PROJECT_CONTEXT"])
+    # Exactly MAX_DELETE match: counted, and deleted once confirmed.
+    with pytest.raises(MemoryRequestError, match=f"{MAX_DELETE} memories match but confirm is 1"):
+        service.delete_memories(MemoryDeleteInput(filter=flt, confirm=1))
+    _clone(service, first.id, 1)
+    # One more: refused naming the limit, nothing deleted.
+    with pytest.raises(MemoryRequestError, match=f"more than {MAX_DELETE} memories match"):
+        service.delete_memories(MemoryDeleteInput(filter=flt, confirm=MAX_DELETE + 1))
+    assert service.store.count() == MAX_DELETE + 1
+    service.store.delete_ids([first.id])
+    done = service.delete_memories(MemoryDeleteInput(filter=flt, confirm=MAX_DELETE))
+    assert done.deleted == MAX_DELETE and service.store.count() == 0

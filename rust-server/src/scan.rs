@@ -503,6 +503,61 @@ mod tests {
     }
 
     #[test]
+    fn secret_files_are_skipped_by_name_and_look_alikes_are_listed() {
+        let secret = [
+            ".env",
+            ".env.local",
+            ".ENV.production",
+            "id_rsa",
+            "id_dsa",
+            "id_ecdsa",
+            "id_ed25519",
+            ".netrc",
+            ".pgpass",
+            "credentials",
+            "server.pem",
+            "tls.key",
+            "cert.p12",
+            "cert.pfx",
+            "store.jks",
+            "app.keystore",
+            "ca.crt",
+            "ca.cer",
+            "ca.der",
+            "UPPER.PEM",
+        ];
+        let listed = [
+            ".env.example",
+            ".env.sample",
+            ".env.template",
+            "environment.py",
+            "id_rsa.pub",
+            "keys.py",
+            "credentials.md",
+            "key.txt",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for name in secret.iter().chain(listed.iter()) {
+            std::fs::write(dir.path().join(name), "x\n").unwrap();
+        }
+        let result = scan(dir.path(), &options(), None).unwrap();
+        let files: Vec<&str> = result.files.iter().map(|f| f.path.as_str()).collect();
+        let mut expected_files = listed.to_vec();
+        expected_files.sort_unstable();
+        assert_eq!(files, expected_files);
+        let mut skipped: Vec<&str> = result
+            .skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::SecretFile)
+            .map(|s| s.path.as_str())
+            .collect();
+        skipped.sort_unstable();
+        let mut expected_skipped = secret.to_vec();
+        expected_skipped.sort_unstable();
+        assert_eq!(skipped, expected_skipped);
+    }
+
+    #[test]
     fn scan_uses_the_named_cap() {
         let dir = tree(3);
         let result = scan(dir.path(), &options(), None).unwrap();

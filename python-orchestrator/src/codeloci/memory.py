@@ -114,15 +114,22 @@ def _hit_models(hits: list[Hit], *, ranked: bool) -> list[MemoryHit]:
     return models
 
 
+def _redacted_tag(tag: str) -> str:
+    found = secrets.find(tag)
+    return f"redacted:{found[0].kind}" if found else tag
+
+
 def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
     p = hit.payload
+    # Redacted again on the way out: a memory written before redaction existed (or by another
+    # tool into the same collection) never shows a secret either.
     return MemoryHit(
         id=hit.id,
-        content=p["content"],
+        content=secrets.redact(p["content"])[0],
         level=p["context_level"],
         kind=p["kind"],
         score=round(hit.score, 6) if ranked else None,
-        tags=list(p.get("tags") or []),
+        tags=[_redacted_tag(str(t)) for t in p.get("tags") or []],
         source=Source.model_validate(p["source"]) if p.get("source") else None,
         session_id=p.get("session_id"),
         created_at=p["created_at"],

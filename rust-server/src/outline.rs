@@ -201,6 +201,17 @@ pub fn analyze(
     path: &str,
     cancel: Option<&AtomicBool>,
 ) -> Result<Analysis> {
+    analyze_within(lang, text, path, cancel, PARSE_TIMEOUT_MS)
+}
+
+/// [`analyze`] with the parse time limit as a parameter, so its edge is testable.
+fn analyze_within(
+    lang: Language,
+    text: &str,
+    path: &str,
+    cancel: Option<&AtomicBool>,
+    limit_ms: u64,
+) -> Result<Analysis> {
     let Some(grammar) = lang.grammar() else {
         return Ok(Analysis::default());
     };
@@ -211,7 +222,7 @@ pub fn analyze(
         .set_language(&grammar)
         .map_err(|e| Error::UnknownLanguage(format!("{lang}: {e}")))?;
     let started = Instant::now();
-    let limit = Duration::from_millis(PARSE_TIMEOUT_MS);
+    let limit = Duration::from_millis(limit_ms);
     let mut progress = |_: &tree_sitter::ParseState| {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || started.elapsed() > limit {
             ControlFlow::Break(())
@@ -231,7 +242,7 @@ pub fn analyze(
         }
         return Err(Error::ParseTimeout {
             path: path.to_string(),
-            limit_ms: PARSE_TIMEOUT_MS,
+            limit_ms,
         });
     };
     let lines = LineIndex::new(text);
@@ -515,5 +526,60 @@ fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_string(),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::chunk_text;
+    use crate::limits::MAX_CALLS_PER_CHUNK;
+
+    #[test]
+    fn a_parse_over_its_time_limit_is_abandoned_naming_it() {
+        let text: String = (0..20_000)
+            .map(|i| format!("def f{i}(x):\n    return x\n"))
+            .collect();
+        let err = analyze_within(Language::Python, &text, "big.py", None, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("parsing big.py took longer than 0 ms (PARSE_TIMEOUT_MS)"),
+            "{err}"
+        );
+        // The same file under the real limit parses.
+        let analysis = analyze(Language::Python, &text, "big.py", None).unwrap();
+        assert_eq!(analysis.symbols.len(), 20_000);
+    }
+
+    #[test]
+    fn signature_docstring_calls_and_error_ranges_are_capped() {
+        let params: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
+        let doc = "d".repeat(MAX_DOCSTRING_CHARS + 500);
+        let calls: String = (0..MAX_CALLS_PER_CHUNK + 50)
+            .map(|i| format!("    c{i}()\n"))
+            .collect();
+        let text = format!(
+            "def wide({}):\n    \"\"\"{doc}\"\"\"\n{calls}",
+            params.join(", ")
+        );
+        let analysis = analyze(Language::Python, &text, "t.py", None).unwrap();
+        let wide = &analysis.symbols[0];
+        assert_eq!(wide.name, "wide");
+        assert!(wide.signature.chars().count() <= MAX_SIGNATURE_CHARS);
+        assert!(wide.signature.starts_with("def wide(p0, p1"));
+        assert_eq!(
+            wide.docstring.as_deref().map(|d| d.chars().count()),
+            Some(MAX_DOCSTRING_CHARS)
+        );
+        let chunks = chunk_text("t.py", Language::Python, &text, &analysis, 20_000);
+        let called: usize = chunks.iter().map(|c| c.calls.len()).max().unwrap();
+        assert_eq!(called, MAX_CALLS_PER_CHUNK);
+
+        let broken: String = (0..MAX_ERROR_RANGES * 2)
+            .map(|i| format!("def f{i}(:\n    pass\nx{i} = 1\n"))
+            .collect();
+        let analysis = analyze(Language::Python, &broken, "b.py", None).unwrap();
+        assert_eq!(analysis.errors.len(), MAX_ERROR_RANGES);
     }
 }

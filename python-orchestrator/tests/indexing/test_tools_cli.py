@@ -16,6 +16,7 @@ from codeloci.embedder import Embedder
 from codeloci.indexing import cli as indexing_cli
 from codeloci.indexing.models import CodeSearchInput
 from codeloci.indexing.tools import close_service, register
+from codeloci.memory import memory_collection_spec
 from codeloci.tools import ToolRegistry
 
 
@@ -97,3 +98,42 @@ def test_cli_index_then_find(
     assert find_cmd(_args(find_args, ["gcd", "--path", str(repo)], data_dir, rust_server)) == 0
     text = capfd.readouterr().out
     assert text.startswith("1. src/math.rs:") and "pub fn gcd" in text
+
+
+@pytest.mark.anyio
+async def test_secrets_in_code_are_redacted_counted_and_never_stored(
+    tmp_path: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
+) -> None:
+    from codeloci.store.embedded import EmbeddedStore
+
+    aws, github = "AKIAIOSFODNN7EXAMPLE", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "deploy.py").write_text(
+        f'def upload_release(bucket):\n    key = "{aws}"\n    token = "{github}"\n'
+        "    return push(bucket, key, token)\n\n\n"
+        "def clean_name(name):\n    return name.strip()\n"
+    )
+    registry = ToolRegistry()
+    register(registry)
+    settings = Settings(data_dir=data_dir, project_root=repo, rust_server=rust_server)
+    async with app_context(settings, embedder=embedder) as app:
+        try:
+            await _call(registry, app, "index_repository", {"wait_for_embedding": True})
+            status = await _call(registry, app, "index_status", {})
+            assert status.redacted_chunks == 1
+            assert status.redactions == {"aws_access_key_id": 1, "github_token": 1}
+            found = await _call(registry, app, "code_search", {"query": "upload_release"})
+            top = found.results[0]
+            assert top.symbol == "upload_release"
+            assert "[REDACTED:aws_access_key_id]" in top.content and aws not in top.content
+            assert github not in top.content
+        finally:
+            close_service(app)
+    store = EmbeddedStore(data_dir, memory_collection_spec(embedder))
+    try:
+        hits, _ = store.scroll(flt=None, limit=100)
+        stored = json.dumps([h.payload for h in hits])
+        assert aws not in stored and github not in stored and "upload_release" in stored
+    finally:
+        store.close()

@@ -182,3 +182,10 @@ class IndexStatusResult(BaseModel):
     embedding_in_progress: bool
     last_run: dict[str, Any] | None = Field(description="Summary of the last completed run.")
     errors: list[dict[str, str]] = Field(description="Files the last run could not index.")
+    redacted_chunks: int = Field(
+        0, description="Chunks in which secrets were replaced by [REDACTED:kind] (in the store)."
+    )
+    redactions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Secrets replaced in the indexed code, by kind (counted in the store).",
+    )

@@ -67,6 +67,9 @@ def point_payload(
     end = max(start, int(chunk["end_line"]))
     language = str(chunk["language"])
     chunk_kind = str(chunk["kind"])
+    redactions: dict[str, int] = {}
+    for found in chunk.get("redactions") or []:
+        redactions[str(found["kind"])] = redactions.get(str(found["kind"]), 0) + 1
     return {
         # memory fields (memory_find shows code chunks as PROJECT_CONTEXT memories)
         "content": chunk["content"],
@@ -106,4 +109,7 @@ def point_payload(
         "file_hash": file["hash"],
         "file_size": int(file["size"]),
         "file_mtime_ns": int(file["mtime_ns"]),
+        # secrets the Rust chunker replaced in `content`, by kind (index_status sums them)
+        "redaction_count": sum(redactions.values()),
+        "redactions": redactions,
     }

@@ -19,7 +19,7 @@ from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import ProgressFn
 from codeloci.indexing.search import CodeSearcher
 from codeloci.indexing.vocab import load_vocabulary, vocabulary_path
-from codeloci.store import Match, MemoryStore
+from codeloci.store import Match, MemoryStore, Range
 
 __all__ = ["IndexingService", "repository_root"]
 
@@ -145,6 +145,7 @@ class IndexingService:
         if paths.dirty:
             state = "interrupted"
         errors = list((last_run or {}).get("errors") or [])
+        redacted, redactions = self._redactions(project)
         return IndexStatusResult(
             root=str(root),
             project=project,
@@ -156,4 +157,22 @@ class IndexingService:
             embedding_in_progress=self.embedding_in_progress(root),
             last_run=last_run,
             errors=errors,
+            redacted_chunks=redacted,
+            redactions=redactions,
         )
+
+    def _redactions(self, project: str) -> tuple[int, dict[str, int]]:
+        """Chunks with redacted secrets and the secrets by kind, read from the store (only the
+        chunks that have any are scanned)."""
+        flt = code_filter(project, Range("redaction_count", gte=1))
+        chunks = 0
+        by_kind: dict[str, int] = {}
+        offset: str | None = None
+        while True:
+            page, offset = self.store.scroll(flt=flt, limit=256, offset=offset)
+            for hit in page:
+                chunks += 1
+                for kind, n in (hit.payload.get("redactions") or {}).items():
+                    by_kind[kind] = by_kind.get(kind, 0) + int(n)
+            if offset is None:
+                return chunks, dict(sorted(by_kind.items()))

@@ -115,8 +115,15 @@ def test_repair_keeps_the_damaged_store_and_recovers_what_is_readable(
         probe_id, (_, vector) = next(iter(written.items()))
         (best,) = store.search(vector, limit=1)
         assert best.id == probe_id
-        sparse = store.search_hybrid(vector, SparseVec([3, 103], [1.0, 0.5]), limit=5)
-        assert any(h.payload["i"] == 3 for h in sparse), "sparse vectors survived"
+        # Point 3 is the only one with both sparse terms: a hybrid query of its own dense
+        # vector and those terms ranks it first in both lists (RRF), if its sparse vector survived.
+        point_3 = next(pid for pid, (i, _) in written.items() if i == 3)
+        both = store.search_hybrid(written[point_3][1], SparseVec([3, 103], [1.0, 0.5]), limit=1)
+        assert [h.id for h in both] == [point_3]
+        (record,) = store._shard.retrieve(
+            [uuid.UUID(point_3)], with_payload=False, with_vector=True
+        )
+        assert sorted(record.vector["bm25"].indices) == [3, 103], "sparse vector survived"
     finally:
         store.close()
     assert "points recovered" in report.summary() and str(report.kept_at) in report.summary()

@@ -204,6 +204,30 @@ async def test_damaged_or_missing_manifest_is_reported_and_rebuilt(
         assert_consistent(service.store, data_dir, repo)
 
 
+async def test_an_index_built_with_another_text_version_is_rebuilt(
+    repo: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
+) -> None:
+    """Vectors built from an older chunk text would not match today's queries: rebuilt."""
+    import json
+
+    from codeloci.indexing.text import TEXT_VERSION
+
+    async with open_service(data_dir, [repo], rust_server, embedder) as service:
+        first = await service.index_repository(repo)
+        paths = ManifestPaths.under(data_dir, project_id_for(repo))
+        data = json.loads(paths.manifest.read_text())
+        assert data["text_version"] == TEXT_VERSION
+        again = await service.index_repository(repo)
+        assert again.chunks_written == 0 and not again.warnings, "same version: nothing redone"
+        data["text_version"] = TEXT_VERSION - 1
+        paths.manifest.write_text(json.dumps(data))
+        report = await service.index_repository(repo)
+        assert any(f"text version {TEXT_VERSION - 1}" in w for w in report.warnings)
+        assert report.chunks_written == first.chunks_written > 0
+        assert json.loads(paths.manifest.read_text())["text_version"] == TEXT_VERSION
+        assert_consistent(service.store, data_dir, repo)
+
+
 async def test_points_deleted_behind_the_index_are_restored(
     repo: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
 ) -> None:

@@ -30,7 +30,7 @@ from codeloci.embedder import Embedder, default_embedder
 from codeloci.indexing.evalcorpus import Case, build_corpus
 from codeloci.indexing.models import CodeSearchInput, SearchMode
 from codeloci.indexing.pipeline import CodeIndex
-from codeloci.indexing.search import FUSION_WEIGHTS, RRF_K, CodeSearcher
+from codeloci.indexing.search import RRF_K, CodeSearcher
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
 from codeloci.store import Hit, open_store
@@ -40,11 +40,12 @@ __all__ = ["main", "run"]
 log = logging.getLogger(__name__)
 
 TOP_K = 10
-#: Fusion variants compared on the first style: (dense, lexical) weights and RRF k.
+#: Fusion variants compared on the first style: fixed (dense, lexical) weights for every
+#: query (the product picks them per query shape) and RRF k.
 FUSION_VARIANTS: tuple[tuple[tuple[float, float], int], ...] = (
     ((1.0, 1.0), 60),
-    ((1.0, 1.0), 10),
-    ((1.5, 1.0), RRF_K),
+    ((1.0, 1.0), RRF_K),
+    ((0.25, 1.0), RRF_K),
     ((1.0, 1.5), RRF_K),
 )
 
@@ -67,16 +68,17 @@ def _metrics(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
-Run = tuple[str, SearchMode, tuple[float, float], int]
+#: (label, mode, fixed fusion weights or None for the product's per-query choice, RRF k)
+Run = tuple[str, SearchMode, tuple[float, float] | None, int]
 
 
 def _runs(primary: bool) -> list[Run]:
     runs: list[Run] = [
-        ("dense", "dense", FUSION_WEIGHTS, RRF_K),
-        ("fused", "hybrid", FUSION_WEIGHTS, RRF_K),
+        ("dense", "dense", None, RRF_K),
+        ("fused", "hybrid", None, RRF_K),
     ]
     if primary:
-        runs.insert(0, ("lexical", "lexical", FUSION_WEIGHTS, RRF_K))
+        runs.insert(0, ("lexical", "lexical", None, RRF_K))
         runs += [(f"fused w={w[0]:g}:{w[1]:g} k={k}", "hybrid", w, k) for w, k in FUSION_VARIANTS]
     return runs
 

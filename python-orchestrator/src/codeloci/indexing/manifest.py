@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeloci.indexing.text import TEXT_VERSION
+
 __all__ = [
     "MANIFEST_FORMAT",
     "FileRecord",
@@ -80,6 +82,9 @@ class Manifest:
     root: str
     files: dict[str, FileRecord] = field(default_factory=dict)
     last_run: dict[str, Any] | None = None
+    #: The :data:`~codeloci.indexing.text.TEXT_VERSION` the points were built with (0: before
+    #: it was recorded).
+    text_version: int = TEXT_VERSION
 
     @property
     def chunk_count(self) -> int:
@@ -95,6 +100,7 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": MANIFEST_FORMAT,
+            "text_version": self.text_version,
             "project": self.project,
             "root": self.root,
             "last_run": self.last_run,
@@ -114,6 +120,7 @@ class Manifest:
                 root=str(data["root"]),
                 files={str(p): FileRecord.from_json(r) for p, r in files.items()},
                 last_run=data.get("last_run"),
+                text_version=int(data.get("text_version", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"the index manifest {where} is damaged ({exc})") from exc

@@ -20,6 +20,7 @@ after ``memory_delete`` removed code chunks) or when the manifest is missing or 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -38,7 +39,7 @@ from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, Mani
 from codeloci.indexing.points import code_filter, file_filter, point_id, point_payload
 from codeloci.indexing.progress import IndexProgress, ProgressFn
 from codeloci.indexing.storeops import CodeOps, CodePoint, code_ops_for
-from codeloci.indexing.text import dense_text, sparse_document
+from codeloci.indexing.text import TEXT_VERSION, dense_text, sparse_document
 from codeloci.store import Filter, HasId, Match, MemoryStore
 
 __all__ = ["CHUNK_BATCH", "CodeIndex", "IndexReport", "IndexingError"]
@@ -161,10 +162,19 @@ class CodeIndex:
         self, root: Path, paths: ManifestPaths, report: IndexReport, full: bool
     ) -> Manifest:
         project = paths.project
+        if not full:
+            with contextlib.suppress(ManifestError):
+                loaded = paths.load()
+                if loaded is not None and loaded.text_version != TEXT_VERSION:
+                    full = True
+                    report.warnings.append(
+                        f"the index was built with text version {loaded.text_version} and this "
+                        f"codeloci builds version {TEXT_VERSION}: rebuilt it"
+                    )
         if full:
             self.ops.delete_where(code_filter(project))
             paths.remove()
-            report.warnings.append("full re-index requested: dropped this project's code points")
+            report.warnings.append("full re-index: dropped this project's code points")
             return Manifest(project=project, root=str(root))
         reason: str | None = None
         manifest: Manifest | None = None

@@ -1,7 +1,9 @@
 """``code_search``: hybrid dense + BM25 search over one project's code chunks.
 
 Both channels run inside Qdrant as prefetches of one query and are fused there by weighted
-reciprocal rank (:data:`FUSION_WEIGHTS`, chosen with ``python -m codeloci.indexing.evaluate``).
+reciprocal rank (chosen with ``python -m codeloci.indexing.evaluate``): equal weights
+(:data:`FUSION_WEIGHTS`) for a query in words, lexical first (:data:`IDENTIFIER_FUSION_WEIGHTS`)
+for a query that is a single identifier, which BM25 on split identifiers answers best.
 BM25's IDF statistics are computed over the project's own chunks. Chunks still waiting for
 their embedding are found by the lexical channel. Results are de-duplicated by content (the
 same code in two files is shown once), trimmed to the token budget (a result that does not
@@ -24,14 +26,26 @@ from codeloci.embedder import Embedder
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
 from codeloci.indexing.points import code_filter, kind_tag, language_tag
 from codeloci.indexing.storeops import CodeOps
-from codeloci.indexing.text import sparse_query
+from codeloci.indexing.text import is_identifier_query, sparse_query
 from codeloci.models import estimate_tokens
 from codeloci.store import Cond, Hit, Match
 
-__all__ = ["FUSION_WEIGHTS", "RESULT_OVERHEAD_TOKENS", "CodeSearcher", "is_stale"]
+__all__ = [
+    "FUSION_WEIGHTS",
+    "IDENTIFIER_FUSION_WEIGHTS",
+    "RESULT_OVERHEAD_TOKENS",
+    "CodeSearcher",
+    "fusion_weights",
+    "is_stale",
+]
 
-#: Reciprocal-rank weights of the (dense, lexical) channels.
+#: Reciprocal-rank weights of the (dense, lexical) channels for a query in words.
 FUSION_WEIGHTS = (1.0, 1.0)
+#: The same for a query that is one identifier (:func:`is_identifier_query`), where BM25 alone
+#: beat equal weights (evaluate). Qdrant's weighted RRF scores rank r (0-based) as
+#: 1 / (k + (r + 1) / w - 1): a small dense weight keeps the lexical order at the top and lets
+#: dense only break ties further down (a large lexical weight would flatten the lexical ranks).
+IDENTIFIER_FUSION_WEIGHTS = (0.25, 1.0)
 #: The k of reciprocal-rank fusion: score = sum of weight / (k + rank). A small k trusts
 #: each channel's top ranks: k=2 gave MRR@10 0.570 vs 0.543 for the usual k=60 (evaluate).
 RRF_K = 2
@@ -58,6 +72,11 @@ def is_stale(root: Path, payload: dict[str, Any]) -> bool:
     )
 
 
+def fusion_weights(query: str) -> tuple[float, float]:
+    """(dense, lexical) weights for ``query``, chosen from the query's shape alone."""
+    return IDENTIFIER_FUSION_WEIGHTS if is_identifier_query(query) else FUSION_WEIGHTS
+
+
 def _snippet(content: str, tokens: int) -> str:
     chars = max(0, tokens) * 4
     cut = content[:chars]
@@ -72,9 +91,11 @@ class CodeSearcher:
         ops: CodeOps,
         embedder: Embedder,
         *,
-        weights: tuple[float, float] = FUSION_WEIGHTS,
+        weights: tuple[float, float] | None = None,
         rrf_k: int = RRF_K,
     ) -> None:
+        """``weights`` fixes the fusion weights; ``None`` picks them per query
+        (:func:`fusion_weights`)."""
         self.ops = ops
         self.embedder = embedder
         self.weights = weights
@@ -109,7 +130,7 @@ class CodeSearcher:
             idf_scope=code_filter(project),
             limit=limit,
             prefetch=max(PREFETCH_MIN, limit * PREFETCH_FACTOR),
-            weights=self.weights,
+            weights=self.weights or fusion_weights(inp.query),
             rrf_k=self.rrf_k,
         )
 

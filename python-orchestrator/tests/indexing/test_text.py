@@ -70,7 +70,7 @@ def test_name_words_outrank_a_mere_mention() -> None:
     qi = set(query.indices)
 
     def score(doc: Any) -> float:
-        return sum(v for i, v in zip(doc.indices, doc.values, strict=True) if i in qi)
+        return float(sum(v for i, v in zip(doc.indices, doc.values, strict=True) if i in qi))
 
     assert score(definition) > score(caller)
 

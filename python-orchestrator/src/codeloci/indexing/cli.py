@@ -110,9 +110,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     async def run() -> IndexReport:
         async with _service(args, root) as service:
-            return await service.index.index_repository(
+            report = await service.index.index_repository(
                 root, progress=bar, embed=not args.no_embed, full=args.full
             )
+            wrote = report.chunks_written + report.embedded + report.chunks_deleted > 0
+            if wrote and report.pending == 0 and not getattr(args, "no_optimize", False):
+                # Every chunk has its dense vector: build the HNSW index now, while nothing
+                # waits on this process (a server cannot: the build holds the GIL). A run
+                # that wrote nothing (a no-op re-index) has nothing to rebuild.
+                start = time.monotonic()
+                await anyio.to_thread.run_sync(service.index.ops.optimize)
+                report.seconds["optimize"] = round(time.monotonic() - start, 3)
+            return report
 
     try:
         report = anyio.run(run)
@@ -205,6 +214,11 @@ def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true", help="drop this repository's index first")
     p.add_argument(
         "--no-embed", action="store_true", help="leave embeddings pending (lexical search only)"
+    )
+    p.add_argument(
+        "--no-optimize",
+        action="store_true",
+        help="skip building the vector search index after a fully embedded run",
     )
     p.add_argument("--json", action="store_true", help="print the run's report as JSON")
 

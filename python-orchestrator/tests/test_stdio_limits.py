@@ -99,3 +99,21 @@ def test_real_server_answers_a_message_over_the_cap_and_keeps_serving(
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_stray_prints_go_to_stderr_and_replies_to_the_channel() -> None:
+    """After ``stdout_binary()`` only what ``DirectStdout`` writes reaches fd 1."""
+    script = (
+        "import anyio, os, sys\n"
+        "from codeloci.stdio_limits import DirectStdout, stdout_binary\n"
+        "out = DirectStdout(stdout_binary())\n"
+        "print('stray print'); os.write(1, b'stray write\\n')\n"
+        "async def main():\n"
+        '    await out.write(\'{"jsonrpc": "2.0"}\\n\'); await out.flush()\n'
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=60, check=True
+    )
+    assert done.stdout == b'{"jsonrpc": "2.0"}\n'
+    assert b"stray print" in done.stderr and b"stray write" in done.stderr

@@ -108,11 +108,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from mcp.server.stdio import stdio_server
 
-    from codeloci.stdio_limits import BoundedLines, stdin_binary
+    from codeloci.stdio_limits import BoundedLines, DirectStdout, stdin_binary, stdout_binary
 
     async def run() -> None:
         stdin = BoundedLines(stdin_binary())
-        async with stdio_server(stdin=stdin) as (read, write):  # type: ignore[arg-type]
+        stdout = DirectStdout(stdout_binary())
+        async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
 
     anyio.run(run)

@@ -5,6 +5,10 @@ The SDK's stdio reader accepts lines of any size. Here an oversized line is disc
 streams in and replaced by a call of the unlisted tool :data:`OVERSIZED_TOOL` under the original
 request id, which the server answers with an error naming the cap, so the client gets an answer
 and the server keeps serving. The Rust server does the same (``rust-server/src/transport.rs``).
+
+Replies go out through :class:`DirectStdout` (written from the event loop, no worker-thread
+hops) on a duplicate of fd 1, with fd 1 itself pointed at stderr so stray prints cannot
+corrupt the channel.
 """
 
 from __future__ import annotations
@@ -12,13 +16,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import AsyncIterator
 from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
 
-__all__ = ["MAX_MESSAGE_BYTES", "OVERSIZED_TOOL", "BoundedLines", "oversized_message"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "OVERSIZED_TOOL",
+    "BoundedLines",
+    "DirectStdout",
+    "oversized_message",
+    "stdin_binary",
+    "stdout_binary",
+]
 
 #: Largest JSON-RPC message (one line) ``codeloci serve`` reads over stdio: 32 MiB.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -99,3 +112,29 @@ def stdin_binary() -> BinaryIO:
     """An unbuffered duplicate of fd 0 (the SDK's own claim of stdin is skipped when a stream
     is passed explicitly)."""
     return os.fdopen(os.dup(0), "rb", buffering=0)
+
+
+class DirectStdout:
+    """The stdout the SDK's stdio server writes to, written from the event loop itself.
+
+    The SDK's default wraps stdout in a worker thread and hops to it twice per message (write,
+    then flush): ~0.5 ms of a 2 ms round trip on an idle 2-core machine, more under load. A
+    response is written whole while the client waits for it, so a blocking write is short."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    async def write(self, text: str) -> None:
+        self._raw.write(text.encode("utf-8"))
+
+    async def flush(self) -> None:
+        self._raw.flush()
+
+
+def stdout_binary() -> BinaryIO:
+    """The MCP channel: a duplicate of fd 1. fd 1 itself then points at stderr, so a stray
+    print from any library cannot corrupt the channel."""
+    channel = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    return channel

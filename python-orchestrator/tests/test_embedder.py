@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -68,3 +69,20 @@ def test_throughput_is_reported(
     with capsys.disabled():
         print(f"\n[embedder] {rate:.0f} chunks/s (~60-token chunks, batch 1)")
     assert rate > 5
+
+
+def test_spinning_follows_the_core_count_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeloci import embedder as embedder_mod
+
+    monkeypatch.delenv("CODELOCI_EMBED_SPIN", raising=False)
+    for cores, spin in [(1, False), (2, False), (3, True), (16, True)]:
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert embedder_mod._spin() is spin
+    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "1")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert embedder_mod._spin() is True
+    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "0")
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert embedder_mod._spin() is False
+    # Either way the model loads and embeds the same vector.
+    assert np.allclose(MiniLMEmbedder().embed(["hello"]), MiniLMEmbedder().embed(["hello"]))

@@ -76,6 +76,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _spin() -> bool:
+    """Whether onnxruntime's intra-op threads busy-wait between ops. Spinning makes a one-query
+    embedding faster on a machine with cores to spare (idle 2-core box: p50 2.8 against
+    4.7 ms), but on a machine with 2 cores or fewer the spinning threads lose their core to
+    any other load and a query waits for them (p50 12-19 against 4-12 ms). So: on with more
+    than 2 cores; ``CODELOCI_EMBED_SPIN=1``/``0`` decides instead."""
+    env = os.environ.get("CODELOCI_EMBED_SPIN", "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    return (os.cpu_count() or 1) > 2
+
+
 def _default_threads() -> int:
     env = os.environ.get("CODELOCI_EMBED_THREADS")
     if env:
@@ -119,11 +131,7 @@ class MiniLMEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        # Idle intra-op threads sleep instead of busy-waiting for the next op. On a loaded
-        # 2-core machine a one-query embedding waited for spinning threads that had lost
-        # their core (p50 12-19 ms against 4-12 ms without); on an idle one spinning is
-        # ~0.7 ms faster (2.5 against 3.2 ms). CODELOCI_EMBED_SPIN=1 turns it back on.
-        if os.environ.get("CODELOCI_EMBED_SPIN", "") != "1":
+        if not _spin():
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]

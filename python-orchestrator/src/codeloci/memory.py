@@ -114,9 +114,10 @@ def _hit_models(hits: list[Hit], *, ranked: bool) -> list[MemoryHit]:
     return models
 
 
-def _redacted_tag(tag: str) -> str:
+def _redact_tag(tag: str) -> tuple[str, list[secrets.Redaction]]:
+    """A tag holding a secret becomes ``redacted:KIND`` (a marker inside a tag is noise)."""
     found = secrets.find(tag)
-    return f"redacted:{found[0].kind}" if found else tag
+    return (f"redacted:{found[0].kind}" if found else tag), found
 
 
 def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
@@ -129,7 +130,7 @@ def _hit_model(hit: Hit, *, ranked: bool) -> MemoryHit:
         level=p["context_level"],
         kind=p["kind"],
         score=round(hit.score, 6) if ranked else None,
-        tags=[_redacted_tag(str(t)) for t in p.get("tags") or []],
+        tags=[_redact_tag(str(t))[0] for t in p.get("tags") or []],
         source=Source.model_validate(p["source"]) if p.get("source") else None,
         session_id=p.get("session_id"),
         created_at=p["created_at"],
@@ -159,11 +160,9 @@ class _Scrubber:
 
     def tags(self, tags: Sequence[str]) -> list[str]:
         out: list[str] = []
-        for tag in tags:
-            found = secrets.find(tag)
-            if found:
-                secrets.count_kinds(found, self.counts)
-                tag = f"redacted:{found[0].kind}"
+        for raw in tags:
+            tag, found = _redact_tag(raw)
+            secrets.count_kinds(found, self.counts)
             if tag not in out:
                 out.append(tag)
         return out
@@ -372,16 +371,13 @@ class MemoryService:
     def _ids_matching(self, flt: DeleteFilter, now: float) -> list[str]:
         store_filter = self._filter(flt.levels, flt, flt.session_id, now)
         ids: list[str] = []
-        offset: str | None = None
-        while True:
-            page, offset = self.store.scroll(flt=store_filter, limit=256, offset=offset)
-            ids.extend(h.id for h in page)
+        for hit in self.store.scroll_all(store_filter):
+            ids.append(hit.id)
             if len(ids) > MAX_DELETE:
                 raise MemoryRequestError(
                     f"filter: more than {MAX_DELETE} memories match; narrow it"
                 )
-            if offset is None:
-                return ids
+        return ids
 
     # ------------------------------------------------------------------ reads
 

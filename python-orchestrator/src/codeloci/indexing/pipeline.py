@@ -131,17 +131,10 @@ class CodeIndex:
         project = project_id_for(root)
         by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
         ids: dict[str, list[str]] = defaultdict(list)
-        offset: str | None = None
-        while True:
-            page, offset = self.store.scroll(
-                flt=code_filter(project), limit=SCROLL_PAGE, offset=offset
-            )
-            for hit in page:
-                path = str(hit.payload.get("path"))
-                by_path[path].append(hit.payload)
-                ids[path].append(hit.id)
-            if offset is None:
-                break
+        for hit in self.store.scroll_all(code_filter(project), page=SCROLL_PAGE):
+            path = str(hit.payload.get("path"))
+            by_path[path].append(hit.payload)
+            ids[path].append(hit.id)
         manifest = Manifest(project=project, root=str(root))
         for path, payloads in by_path.items():
             first = payloads[0]

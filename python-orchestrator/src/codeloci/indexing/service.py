@@ -167,12 +167,8 @@ class IndexingService:
         flt = code_filter(project, Range("redaction_count", gte=1))
         chunks = 0
         by_kind: dict[str, int] = {}
-        offset: str | None = None
-        while True:
-            page, offset = self.store.scroll(flt=flt, limit=256, offset=offset)
-            for hit in page:
-                chunks += 1
-                for kind, n in (hit.payload.get("redactions") or {}).items():
-                    by_kind[kind] = by_kind.get(kind, 0) + int(n)
-            if offset is None:
-                return chunks, dict(sorted(by_kind.items()))
+        for hit in self.store.scroll_all(flt):
+            chunks += 1
+            for kind, n in (hit.payload.get("redactions") or {}).items():
+                by_kind[kind] = by_kind.get(kind, 0) + int(n)
+        return chunks, dict(sorted(by_kind.items()))

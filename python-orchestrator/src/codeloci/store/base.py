@@ -9,7 +9,7 @@ synchronous; async callers run it in a worker thread.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +219,16 @@ class MemoryStore(abc.ABC):
         self, *, flt: Filter | None, limit: int, offset: str | None = None
     ) -> tuple[list[Hit], str | None]:
         """A page of points in id order and the offset of the next page (``None`` at the end)."""
+
+    def scroll_all(self, flt: Filter | None, *, page: int = 256) -> Iterator[Hit]:
+        """Every point matching ``flt``, in id order, fetched ``page`` at a time (stop early by
+        breaking out)."""
+        offset: str | None = None
+        while True:
+            hits, offset = self.scroll(flt=flt, limit=page, offset=offset)
+            yield from hits
+            if offset is None:
+                return
 
     @abc.abstractmethod
     def count(self, flt: Filter | None = None) -> int: ...

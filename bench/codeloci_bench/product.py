@@ -7,6 +7,8 @@
   * `crates`: crates of `~/.cargo/registry/src` (every file: sources, manifests, docs, data),
     whole crates in name order until ~10k files (quick: ~2.5k), skipping the four generated
     binding crates (`windows*`, `web-sys`, `linux-raw-sys`) that are millions of lines.
+  * `crates-100k`: the same crates in the same order until ~3.9M lines, which chunk into about
+    100k chunks (the size the search latency target names; quick: ~0.6M lines).
 - Fixtures: an indexed store per repository, built once per run with `codeloci index --no-embed`
   and shared by the groups (memoised on the run's work directory).
 - MCP: a thin timed client over the Python `mcp` SDK (`stdio_client` + `ClientSession`).
@@ -129,10 +131,19 @@ def stdlib_repo(ctx: Context) -> Repo:
     return Repo("stdlib", dst, f"Python {sys.version.split()[0]} standard library, {what}", n, lines, size)
 
 
-def crates_repo(ctx: Context) -> Repo:
+#: Lines of crates that chunk into about 100k chunks (the 10k-file set: 38.6 lines a chunk).
+CRATES_100K_LINES = 3_860_000
+
+
+def crates_repo(ctx: Context, name: str = "crates") -> Repo:
+    """`crates` (~10k files) or `crates-100k` (~3.9M lines): whole crates in name order."""
     src = cargo_registry_src()
-    target_files = 2_500 if ctx.quick else 10_000
-    dst = ctx.workdir / "repos" / "crates"
+    by_lines = name == "crates-100k"
+    if by_lines:
+        target = 600_000 if ctx.quick else CRATES_100K_LINES
+    else:
+        target = 2_500 if ctx.quick else 10_000
+    dst = ctx.workdir / "repos" / name
     if not dst.exists():
         dst.mkdir(parents=True)
         count = 0
@@ -140,19 +151,19 @@ def crates_repo(ctx: Context) -> Repo:
             for crate in sorted(p for p in index.iterdir() if p.is_dir()):
                 if crate.name.startswith(GIANT_CRATES):
                     continue
-                n = sum(len(fs) for _, _, fs in os.walk(crate))
                 shutil.copytree(crate, dst / crate.name, symlinks=True)
-                count += n
-                if count >= target_files:
+                count += _line_count(crate)[1] if by_lines else sum(len(fs) for _, _, fs in os.walk(crate))
+                if count >= target:
                     break
-            if count >= target_files:
+            if count >= target:
                 break
         _git_init(dst)
     n, lines, size = _line_count(dst)
+    until = f"until {target:,} lines" if by_lines else f"until {target:,} files"
     return Repo(
-        "crates",
+        name,
         dst,
-        "crates from ~/.cargo/registry/src (all files; whole crates in name order, generated binding crates skipped)",
+        f"crates from ~/.cargo/registry/src (all files; whole crates in name order {until}, generated binding crates skipped)",
         n,
         lines,
         size,
@@ -206,7 +217,7 @@ def fixture(ctx: Context, name: str, *, built: IndexRun | None = None, data: Pat
     key = (ctx.workdir, name)
     if key in _fixtures:
         return _fixtures[key]
-    repo = stdlib_repo(ctx) if name == "stdlib" else crates_repo(ctx)
+    repo = stdlib_repo(ctx) if name == "stdlib" else crates_repo(ctx, name)
     if built is None or data is None:
         data = ctx.workdir / "data" / name
         if data.exists():

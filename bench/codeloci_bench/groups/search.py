@@ -252,7 +252,7 @@ def run(ctx: Context) -> GroupResult:
     )
     rows += r
     details.append(d)
-    big = product.fixture(ctx, "crates")
+    big = product.fixture(ctx, "crates-100k")
     product.fill_dense(ctx, big)
     r, d = _latency(
         ctx, big, f"~100k chunks ({big.chunks:,})" if not quick else f"{big.chunks:,} chunks (quick)", rounds, nq

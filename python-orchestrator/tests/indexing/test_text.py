@@ -6,11 +6,7 @@ from typing import Any
 
 import pytest
 
-from codeloci.indexing.search import (
-    FUSION_WEIGHTS,
-    IDENTIFIER_FUSION_WEIGHTS,
-    fusion_weights,
-)
+from codeloci.indexing.search import IDENTIFIER_FUSION, WORDS_FUSION, fusion_for
 from codeloci.indexing.text import (
     HEADER_TEXT_CHARS,
     NAME_REPEAT,
@@ -36,7 +32,8 @@ PAYLOAD: dict[str, Any] = {
 )
 def test_identifier_queries(query: str) -> None:
     assert is_identifier_query(query)
-    assert fusion_weights(query) == IDENTIFIER_FUSION_WEIGHTS
+    assert fusion_for(query) == IDENTIFIER_FUSION
+    assert IDENTIFIER_FUSION.method == "rrf" and IDENTIFIER_FUSION.weights[0] < 1
 
 
 @pytest.mark.parametrize(
@@ -44,7 +41,8 @@ def test_identifier_queries(query: str) -> None:
 )
 def test_sentence_queries(query: str) -> None:
     assert not is_identifier_query(query)
-    assert fusion_weights(query) == FUSION_WEIGHTS
+    assert fusion_for(query) == WORDS_FUSION
+    assert WORDS_FUSION.method == "score"
 
 
 def test_lexical_text_repeats_the_name_and_expands_abbreviations() -> None:

@@ -28,6 +28,7 @@ from codeloci.bridge import RustBridge
 from codeloci.config import find_rust_server
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.indexing.evalcorpus import Case, build_corpus
+from codeloci.indexing.fusion import Fusion
 from codeloci.indexing.models import CodeSearchInput, SearchMode
 from codeloci.indexing.pipeline import CodeIndex
 from codeloci.indexing.search import RRF_K, CodeSearcher
@@ -40,14 +41,26 @@ __all__ = ["main", "run"]
 log = logging.getLogger(__name__)
 
 TOP_K = 10
-#: Fusion variants compared on the first style: fixed (dense, lexical) weights for every
-#: query (the product picks them per query shape) and RRF k.
-FUSION_VARIANTS: tuple[tuple[tuple[float, float], int], ...] = (
-    ((1.0, 1.0), 60),
-    ((1.0, 1.0), RRF_K),
-    ((0.25, 1.0), RRF_K),
-    ((1.0, 1.5), RRF_K),
+#: Fusion variants compared on the first style, each used for every query (the product picks
+#: one per query shape).
+FUSION_VARIANTS: tuple[Fusion, ...] = (
+    Fusion("rrf", (1.0, 1.0), 60),
+    Fusion("rrf", (1.0, 1.0), RRF_K),
+    Fusion("rrf", (0.25, 1.0), RRF_K),
+    Fusion("rrf", (1.0, 1.5), RRF_K),
+    Fusion("dbsf"),
+    Fusion("score", (1.0, 1.0)),
+    Fusion("score", (1.0, 2.0)),
 )
+
+
+def _label(fusion: Fusion) -> str:
+    weights = f"w={fusion.weights[0]:g}:{fusion.weights[1]:g}"
+    if fusion.method == "dbsf":
+        return "fused dbsf"
+    if fusion.method == "score":
+        return f"fused score {weights}"
+    return f"fused rrf {weights} k={fusion.k}"
 
 
 def _rank(hits: list[Hit], case: Case) -> int | None:
@@ -68,18 +81,15 @@ def _metrics(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
-#: (label, mode, fixed fusion weights or None for the product's per-query choice, RRF k)
-Run = tuple[str, SearchMode, tuple[float, float] | None, int]
+#: (label, mode, a fixed fusion or None for the product's per-query choice)
+Run = tuple[str, SearchMode, Fusion | None]
 
 
 def _runs(primary: bool) -> list[Run]:
-    runs: list[Run] = [
-        ("dense", "dense", None, RRF_K),
-        ("fused", "hybrid", None, RRF_K),
-    ]
+    runs: list[Run] = [("dense", "dense", None), ("fused", "hybrid", None)]
     if primary:
-        runs.insert(0, ("lexical", "lexical", None, RRF_K))
-        runs += [(f"fused w={w[0]:g}:{w[1]:g} k={k}", "hybrid", w, k) for w, k in FUSION_VARIANTS]
+        runs.insert(0, ("lexical", "lexical", None))
+        runs += [(_label(f), "hybrid", f) for f in FUSION_VARIANTS]
     return runs
 
 
@@ -96,8 +106,8 @@ async def _evaluate_style(
                 index_seconds = time.monotonic() - start
             chunks = store.count()
             rows: dict[str, dict[str, dict[str, float]]] = {}
-            for label, mode, weights, rrf_k in _runs(primary):
-                searcher = CodeSearcher(index.ops, embedder, weights=weights, rrf_k=rrf_k)
+            for label, mode, fusion in _runs(primary):
+                searcher = CodeSearcher(index.ops, embedder, fusion=fusion)
                 ranks: dict[str, list[int | None]] = defaultdict(list)
                 started = time.monotonic()
                 for case in cases:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from codeloci.indexing.fusion import Fusion, score_fusion
 from codeloci.store import DENSE_VECTOR, SPARSE_VECTOR, Filter, Hit, MemoryStore, PointIn, SparseVec
 
 __all__ = ["CodeOps", "CodePoint", "EdgeCodeOps", "PlainCodeOps", "code_ops_for"]
@@ -85,10 +86,12 @@ class CodeOps(abc.ABC):
         idf_scope: Filter,
         limit: int,
         prefetch: int,
-        weights: tuple[float, float] = (1.0, 1.0),
-        rrf_k: int = 60,
+        fusion: Fusion,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Dense only, sparse only, or both fused by weighted reciprocal rank (dense, sparse)."""
+        """Dense only, sparse only, or both fused as ``fusion`` says. ``fields``: the payload
+        keys to return (all when ``None``); converting a whole payload to Python costs more
+        than the search at this size."""
 
     def optimize(self) -> bool:
         """Build the store's search indexes (HNSW) for what has been written; blocking.
@@ -250,8 +253,8 @@ class EdgeCodeOps(CodeOps):
         idf_scope: Filter,
         limit: int,
         prefetch: int,
-        weights: tuple[float, float] = (1.0, 1.0),
-        rrf_k: int = 60,
+        fusion: Fusion,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
         qe = self._qe
         qfilter = self._qfilter(flt)
@@ -278,26 +281,56 @@ class EdgeCodeOps(CodeOps):
             )
         if not stages:
             return []
-        if len(stages) == 1:
-            only = stages[0]
-            request = qe.QueryRequest(
-                limit=limit,
-                query=only.query,
-                filter=qfilter,
-                params=only.params,
-                with_payload=True,
+        payload: Any = True if fields is None else qe.PayloadSelector.Include(list(fields))
+        if len(stages) == 1 or fusion.method == "score":
+            channels = [
+                qe.QueryRequest(
+                    limit=limit if len(stages) == 1 else stage.limit,
+                    query=stage.query,
+                    filter=qfilter,
+                    params=stage.params,
+                    with_payload=payload if len(stages) == 1 else False,
+                )
+                for stage in stages
+            ]
+            if len(stages) == 1:
+                return self._hits(self._shard.query(channels[0]))
+            ranked_dense, ranked_lexical = self._shard.query_batch(qe.QueryBatchRequest(channels))
+            return self._fetch(
+                score_fusion(
+                    [(str(p.id), float(p.score)) for p in ranked_dense],
+                    [(str(p.id), float(p.score)) for p in ranked_lexical],
+                    fusion.weights,
+                    limit,
+                ),
+                payload,
             )
-        else:
-            request = qe.QueryRequest(
-                limit=limit,
-                prefetches=stages,
-                query=qe.Fusion.Rrf(k=rrf_k, weights=list(weights)),
-                with_payload=True,
-            )
+        request = qe.QueryRequest(
+            limit=limit,
+            prefetches=stages,
+            query=(
+                qe.Fusion.Dbsf()
+                if fusion.method == "dbsf"
+                else qe.Fusion.Rrf(k=fusion.k, weights=list(fusion.weights))
+            ),
+            with_payload=payload,
+        )
+        return self._hits(self._shard.query(request))
+
+    @staticmethod
+    def _hits(points: Sequence[Any]) -> list[Hit]:
         return [
-            Hit(id=str(p.id), payload=dict(p.payload or {}), score=float(p.score))
-            for p in self._shard.query(request)
+            Hit(id=str(p.id), payload=dict(p.payload or {}), score=float(p.score)) for p in points
         ]
+
+    def _fetch(self, ranked: Sequence[tuple[str, float]], payload: Any) -> list[Hit]:
+        """Hits for ranked (id, score) pairs, in that order, with their payloads. A point
+        deleted between the search and this read is left out."""
+        records = self._shard.retrieve(
+            [uuid.UUID(i) for i, _ in ranked], with_payload=payload, with_vector=False
+        )
+        payloads = {str(r.id): dict(r.payload or {}) for r in records}
+        return [Hit(id=i, payload=payloads[i], score=s) for i, s in ranked if i in payloads]
 
 
 class PlainCodeOps(CodeOps):
@@ -333,8 +366,8 @@ class PlainCodeOps(CodeOps):
         idf_scope: Filter,
         limit: int,
         prefetch: int,
-        weights: tuple[float, float] = (1.0, 1.0),
-        rrf_k: int = 60,
+        fusion: Fusion,
+        fields: Sequence[str] | None = None,
     ) -> list[Hit]:
         if dense is None:
             return []

@@ -182,9 +182,14 @@ class EmbeddedStore(MemoryStore):
             if self.spec.sparse
             else None
         )
+        # Payloads memory-mapped and warmed into the page cache when the store opens, as the
+        # vectors already are: left cold, every search's first read of a result's payload
+        # page-faulted (20 results: 2.5 ms of a 155k-chunk query against 0.4 ms warm). The OS
+        # can still evict them under memory pressure. Applies to stores created from now on.
         return qe.EdgeConfig(
             vectors={DENSE_VECTOR: qe.EdgeVectorParams(self.spec.dim, qe.Distance.Cosine)},
             sparse_vectors=sparse,
+            payload_memory=qe.Memory.Cached,
         )
 
     def _create_indexes(self) -> None:

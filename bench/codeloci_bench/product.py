@@ -7,8 +7,8 @@
   * `crates`: crates of `~/.cargo/registry/src` (every file: sources, manifests, docs, data),
     whole crates in name order until ~10k files (quick: ~2.5k), skipping the four generated
     binding crates (`windows*`, `web-sys`, `linux-raw-sys`) that are millions of lines.
-  * `crates-100k`: the same crates in the same order until ~3.9M lines, which chunk into about
-    100k chunks (the size the search latency target names; quick: ~0.6M lines).
+  * `crates-100k`: the same crates in the same order until ~6.5k files, which chunk into about
+    100k chunks (the size the search latency target names; quick: ~1k files).
 - Fixtures: an indexed store per repository, built once per run with `codeloci index --no-embed`
   and shared by the groups (memoised on the run's work directory).
 - MCP: a thin timed client over the Python `mcp` SDK (`stdio_client` + `ClientSession`).
@@ -131,16 +131,17 @@ def stdlib_repo(ctx: Context) -> Repo:
     return Repo("stdlib", dst, f"Python {sys.version.split()[0]} standard library, {what}", n, lines, size)
 
 
-#: Lines of crates that chunk into about 100k chunks (the 10k-file set: 38.6 lines a chunk).
-CRATES_100K_LINES = 3_860_000
+#: Files of crates that chunk into about 100k chunks. Chunks follow files, not lines: the
+#: first 10,011 files gave 154,679 chunks, while the first 3.86M and 2.6M lines (a few huge
+#: generated files at the end of the order) both took ~9.7k files and gave ~148k.
+CRATES_100K_FILES = 6_500
 
 
 def crates_repo(ctx: Context, name: str = "crates") -> Repo:
-    """`crates` (~10k files) or `crates-100k` (~3.9M lines): whole crates in name order."""
+    """`crates` (~10k files) or `crates-100k` (~6.5k files): whole crates in name order."""
     src = cargo_registry_src()
-    by_lines = name == "crates-100k"
-    if by_lines:
-        target = 600_000 if ctx.quick else CRATES_100K_LINES
+    if name == "crates-100k":
+        target = 1_000 if ctx.quick else CRATES_100K_FILES
     else:
         target = 2_500 if ctx.quick else 10_000
     dst = ctx.workdir / "repos" / name
@@ -152,18 +153,17 @@ def crates_repo(ctx: Context, name: str = "crates") -> Repo:
                 if crate.name.startswith(GIANT_CRATES):
                     continue
                 shutil.copytree(crate, dst / crate.name, symlinks=True)
-                count += _line_count(crate)[1] if by_lines else sum(len(fs) for _, _, fs in os.walk(crate))
+                count += sum(len(fs) for _, _, fs in os.walk(crate))
                 if count >= target:
                     break
             if count >= target:
                 break
         _git_init(dst)
     n, lines, size = _line_count(dst)
-    until = f"until {target:,} lines" if by_lines else f"until {target:,} files"
     return Repo(
         name,
         dst,
-        f"crates from ~/.cargo/registry/src (all files; whole crates in name order {until}, generated binding crates skipped)",
+        f"crates from ~/.cargo/registry/src (all files; whole crates in name order until {target:,} files, generated binding crates skipped)",
         n,
         lines,
         size,

@@ -294,11 +294,20 @@ class RustBridge:
         *,
         progress_callback: ProgressFnT | None = None,
     ) -> types.CallToolResult:
-        """Forward one call; the child's result (including ``isError`` results) is returned."""
+        """Forward one call; the child's result (including ``isError`` results) is returned.
+
+        The result is parsed as a ``CallToolResult`` but not checked against the tool's output
+        schema here: the tools are listed to our client with the child's exact schemas, so the
+        client checks the same content against the same schema, and a second check here cost
+        2.4 ms of a 2.3 ms ``chunk`` of one 8 kB file (``SDK call_tool`` runs jsonschema)."""
         conn = await self.ensure_started()
         try:
-            return await conn.session.call_tool(
-                name, arguments, progress_callback=progress_callback
+            return await conn.session.send_request(
+                types.CallToolRequest(
+                    params=types.CallToolRequestParams(name=name, arguments=arguments)
+                ),
+                types.CallToolResult,
+                progress_callback=progress_callback,
             )
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED or conn.dead:

@@ -301,7 +301,7 @@ class _Handlers:
             return error_result(str(exc))
         except MCPError as exc:
             return error_result(f"codeloci-ast rejected {name}: {exc.error.message}")
-        except RuntimeError as exc:  # the SDK's output-schema check of the child's result
+        except ValidationError as exc:  # not a CallToolResult at all
             return error_result(f"codeloci-ast returned an invalid result for {name}: {exc}")
 
 

@@ -98,7 +98,8 @@ def _inproc_round(fx: product.Fixture, queries: list[tuple[str, str, str]]) -> d
 def _latency(ctx: Context, fx: product.Fixture, label: str, rounds: int, nq: int) -> tuple[list[Row], str]:
     queries = _queries(fx, nq)
     per: dict[str, dict[str, list[float]]] = {
-        m: {"p50": [], "p99": [], "ip50": [], "ip99": [], "ratio": []} for m in MODES
+        m: {"p50": [], "p99": [], "ip50": [], "ip99": [], "ratio": [], "identifier": [], "nl": []}
+        for m in MODES
     }
     for r in range(rounds):
         ctx.log(f"  {label}: round {r + 1}/{rounds}, {len(queries)} queries × {len(MODES)} modes")
@@ -112,6 +113,9 @@ def _latency(ctx: Context, fx: product.Fixture, label: str, rounds: int, nq: int
             per[m]["ip50"].append(i50)
             per[m]["ip99"].append(i99)
             per[m]["ratio"].append(i50 / p50)
+            for kind in ("identifier", "nl"):  # mcp[m][i] answers queries[i]
+                of_kind = [t for t, (k, _, _) in zip(mcp[m], queries, strict=True) if k == kind]
+                per[m][kind].append(product.percentile(of_kind, 0.5))
     rows: list[Row] = []
     for m in MODES:
         ratio = Stat.of(per[m]["ratio"])
@@ -123,7 +127,9 @@ def _latency(ctx: Context, fx: product.Fixture, label: str, rounds: int, nq: int
                 anchor="the same query straight on the store (in-process `CodeSearcher.search`)",
                 ratio=ratio,
                 target=Target("value", "<", 15.0, "p50 < 15 ms"),
-                notes=f"in-process p50 {Stat.of(per[m]['ip50']).median:.1f} ms; speed-up < 1 = MCP overhead",
+                notes=f"in-process p50 {Stat.of(per[m]['ip50']).median:.1f} ms; speed-up < 1 = MCP overhead; "
+                f"over MCP, identifier queries p50 {Stat.of(per[m]['identifier']).median:.1f} ms, "
+                f"docstring (natural-language) queries p50 {Stat.of(per[m]['nl']).median:.1f} ms",
             )
         )
         rows.append(

@@ -3,8 +3,9 @@
 Fusion, as chosen with ``python -m codeloci.indexing.evaluate``: a query in words by the
 standardised channel scores (:data:`WORDS_FUSION`: both channels' candidates from one Qdrant
 batch, summed here); a query that is a single identifier, which BM25 on split identifiers
-answers best, by reciprocal rank with the lexical channel first, inside Qdrant as prefetches of
-one query (:data:`IDENTIFIER_FUSION`).
+answers best, by BM25 alone when its best hit spells the name, otherwise by reciprocal rank
+with the lexical channel first, inside Qdrant as prefetches of one query
+(:data:`IDENTIFIER_FUSION`).
 BM25's IDF statistics are computed over the project's own chunks. Chunks still waiting for
 their embedding are found by the lexical channel. Results are de-duplicated by content (the
 same code in two files is shown once), trimmed to the token budget (a result that does not
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +34,7 @@ from codeloci.indexing.points import code_filter, kind_tag, language_tag
 from codeloci.indexing.storeops import CodeOps
 from codeloci.indexing.text import is_identifier_query, sparse_query
 from codeloci.models import estimate_tokens
-from codeloci.store import Cond, Hit, Match
+from codeloci.store import Cond, Hit, Match, SparseVec
 
 __all__ = [
     "IDENTIFIER_FUSION",
@@ -98,6 +100,18 @@ def fusion_for(query: str) -> Fusion:
     return IDENTIFIER_FUSION if is_identifier_query(query) else WORDS_FUSION
 
 
+def _names(hit: Hit, query: str) -> bool:
+    """Whether ``hit`` spells the name ``query`` ends with (case aside): an identifier query
+    whose best lexical hit does is answered by BM25 alone, which matched fused search on such
+    queries (evaluate: MRR@10 0.917 vs 0.914) and skips embedding the query. One that does not
+    (a misspelt or described name) gets the dense channel too."""
+    name = re.split(r"\.|::|#", query.strip().removesuffix("()").strip())[-1].lower()
+    p = hit.payload
+    return bool(name) and any(
+        name in str(p.get(key) or "").lower() for key in ("symbol", "signature", "content")
+    )
+
+
 def _snippet(content: str, tokens: int) -> str:
     chars = max(0, tokens) * 4
     cut = content[:chars]
@@ -160,20 +174,27 @@ class CodeSearcher:
             extra.append(Match("tags", language_tag(inp.language)))
         if inp.kind:
             extra.append(Match("tags", kind_tag(inp.kind)))
-        dense = None
-        if inp.mode in ("hybrid", "dense"):
-            dense = self.query_vector(inp.query)
+        flt = code_filter(project, *extra)
         sparse = sparse_query(inp.query) if inp.mode in ("hybrid", "lexical") else None
-        return self.ops.query(
-            dense=dense,
-            sparse=sparse,
-            flt=code_filter(project, *extra),
-            idf_scope=code_filter(project),
-            limit=limit,
-            prefetch=max(PREFETCH_MIN, inp.k * PREFETCH_FACTOR, limit),
-            fusion=self.fusion or fusion_for(inp.query),
-            fields=SEARCH_FIELDS,
-        )
+
+        def run(dense: np.ndarray | None, sparse: SparseVec | None) -> list[Hit]:
+            return self.ops.query(
+                dense=dense,
+                sparse=sparse,
+                flt=flt,
+                idf_scope=code_filter(project),
+                limit=limit,
+                prefetch=max(PREFETCH_MIN, inp.k * PREFETCH_FACTOR, limit),
+                fusion=self.fusion or fusion_for(inp.query),
+                fields=SEARCH_FIELDS,
+            )
+
+        if inp.mode == "hybrid" and self.fusion is None and is_identifier_query(inp.query):
+            hits = run(None, sparse)
+            if hits and _names(hits[0], inp.query):
+                return hits
+        dense = self.query_vector(inp.query) if inp.mode in ("hybrid", "dense") else None
+        return run(dense, sparse)
 
     def search(self, root: Path, inp: CodeSearchInput) -> CodeSearchResult:
         root = Path(root).resolve()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +31,7 @@ from codeloci.indexing.fusion import Fusion
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
 from codeloci.indexing.points import code_filter, kind_tag, language_tag
 from codeloci.indexing.storeops import CodeOps
-from codeloci.indexing.text import is_identifier_query, sparse_query
+from codeloci.indexing.text import is_identifier_query, last_name, sparse_query
 from codeloci.models import estimate_tokens
 from codeloci.store import Cond, Hit, Match, SparseVec
 
@@ -105,7 +104,7 @@ def _names(hit: Hit, query: str) -> bool:
     whose best lexical hit does is answered by BM25 alone, which matched fused search on such
     queries (evaluate: MRR@10 0.917 vs 0.914) and skips embedding the query. One that does not
     (a misspelt or described name) gets the dense channel too."""
-    name = re.split(r"\.|::|#", query.strip().removesuffix("()").strip())[-1].lower()
+    name = last_name(query.strip().removesuffix("()").strip()).lower()
     p = hit.payload
     return bool(name) and any(
         name in str(p.get(key) or "").lower() for key in ("symbol", "signature", "content")

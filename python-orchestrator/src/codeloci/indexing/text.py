@@ -39,6 +39,7 @@ __all__ = [
     "dense_text",
     "identifier_words",
     "is_identifier_query",
+    "last_name",
     "lexical_text",
     "sparse_document",
     "sparse_query",
@@ -122,12 +123,17 @@ def is_identifier_query(query: str) -> bool:
     return _IDENT_QUERY.fullmatch(query) is not None
 
 
+def last_name(qualified: str) -> str:
+    """The last part of a qualified name (``a.b``, ``a::b``, ``A#b``): ``b``."""
+    return re.split(r"\.|::|#", qualified)[-1]
+
+
 def _name(payload: Mapping[str, Any]) -> str:
     name = payload.get("name")
     if name:
         return str(name)
     symbol = str(payload.get("symbol") or "")
-    return re.split(r"\.|::|#", symbol)[-1] if symbol else ""
+    return last_name(symbol) if symbol else ""
 
 
 def _expanded(words: list[str]) -> list[str]:

@@ -282,20 +282,22 @@ class EdgeCodeOps(CodeOps):
         if not stages:
             return []
         payload: Any = True if fields is None else qe.PayloadSelector.Include(list(fields))
-        if len(stages) == 1 or fusion.method == "score":
-            channels = [
-                qe.QueryRequest(
-                    limit=limit if len(stages) == 1 else stage.limit,
-                    query=stage.query,
-                    filter=qfilter,
-                    params=stage.params,
-                    with_payload=payload if len(stages) == 1 else False,
-                )
-                for stage in stages
-            ]
-            if len(stages) == 1:
-                return self._hits(self._shard.query(channels[0]))
-            ranked_dense, ranked_lexical = self._shard.query_batch(qe.QueryBatchRequest(channels))
+
+        def alone(stage: Any, n: int, with_payload: Any) -> Any:
+            """One channel's request, unfused."""
+            return qe.QueryRequest(
+                limit=n,
+                query=stage.query,
+                filter=qfilter,
+                params=stage.params,
+                with_payload=with_payload,
+            )
+
+        if len(stages) == 1:
+            return self._hits(self._shard.query(alone(stages[0], limit, payload)))
+        if fusion.method == "score":
+            batch = qe.QueryBatchRequest([alone(stage, stage.limit, False) for stage in stages])
+            ranked_dense, ranked_lexical = self._shard.query_batch(batch)
             return self._fetch(
                 score_fusion(
                     [(str(p.id), float(p.score)) for p in ranked_dense],

@@ -1,9 +1,10 @@
 """Retrieval gate: precision / recall / skip rate on the held-out split, and decision latency.
 
-Wraps `python -m codeloci.gate.evaluate --json OUT` (the team's own evaluation: the shipped
-artefact scored on the held-out test split it was never tuned on, and the latency of
-`Gate.decide` over --n decisions, single thread, after warm-up), run `rounds` times: the
-quality figures are deterministic, the latency is a median (min, max) over the runs.
+Wraps `python -m devtools.gate.evaluate --json OUT` (the team's own evaluation, run from
+python-orchestrator/ since devtools is not installed: the shipped artefact scored on the held-out
+test split it was never tuned on, and the latency of `Gate.decide` over --n decisions, single
+thread, after warm-up), run `rounds` times: the quality figures are deterministic, the latency
+is a median (min, max) over the runs.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def run(ctx: Context) -> GroupResult:
     results = []
     for i in range(rounds):
         out = ctx.workdir / f"gate-{i}.json"
-        ctx.log(f"  codeloci.gate.evaluate run {i + 1}/{rounds} (--n {n})")
+        ctx.log(f"  devtools.gate.evaluate run {i + 1}/{rounds} (--n {n})")
         subprocess.run(
-            [sys.executable, "-m", "codeloci.gate.evaluate", "--json", str(out), "--n", str(n)],
+            [sys.executable, "-m", "devtools.gate.evaluate", "--json", str(out), "--n", str(n)],
+            cwd=ctx.repo / "python-orchestrator",  # devtools/ is beside the package, not installed
             check=True,
             capture_output=True,
             env=product.env(ctx),
@@ -96,7 +98,7 @@ def run(ctx: Context) -> GroupResult:
         f"conversational turns); splits: {splits}. The test split is held out: never used for training or "
         "threshold selection. Rebuild: `just train-gate`.\n"
         + (f"- **Candidates on the held-out split:** {'; '.join(cands)}.\n" if cands else "")
-        + f"- **Method:** `python -m codeloci.gate.evaluate --json OUT --n {n}`, {rounds} runs.\n"
+        + f"- **Method:** `python -m devtools.gate.evaluate --json OUT --n {n}`, {rounds} runs.\n"
         f"- **Versions:** codeloci {package_version('codeloci')}, Python {sys.version.split()[0]}."
     )
     return GroupResult(

@@ -1,11 +1,11 @@
 """Retrieval quality of code_search: Recall@1/10 and MRR@10 for lexical only, dense only, fused.
 
-Wraps `python -m codeloci.indexing.evaluate --json OUT` (the team's evaluation, see its module
-docstring and codeloci/indexing/evalcorpus.py): real code the team did not write, doc comments
-removed from the indexed copy; natural-language queries are those doc comments, identifier
-queries name the function ("where is X handled"); a hit counts when it is in the right file and
-its line range holds the function's definition line. Deterministic: one run (n=1). Quick runs
-evaluate the shipped dense-text style only; full runs also the alternative styles.
+Wraps `python -m devtools.search.evaluate --json OUT` (the team's evaluation, see its module
+docstring and python-orchestrator/devtools/search/evalcorpus.py): real code the team did not write,
+doc comments removed from the indexed copy; natural-language queries are those doc comments,
+identifier queries name the function ("where is X handled"); a hit counts when it is in the right
+file and its line range holds the function's definition line. Deterministic: one run (n=1). Quick
+runs evaluate the shipped dense-text style only; full runs also the alternative styles.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ PRIMARY_STYLE = "header"  # what the product embeds (IndexingService's dense_sty
 def run(ctx: Context) -> GroupResult:
     styles = PRIMARY_STYLE if ctx.quick else "header,raw,summary"
     out = ctx.workdir / "quality.json"
-    ctx.log(f"  python -m codeloci.indexing.evaluate --styles {styles} (several minutes)")
+    ctx.log(f"  python -m devtools.search.evaluate --styles {styles} (several minutes)")
     proc = subprocess.run(
-        [sys.executable, "-m", "codeloci.indexing.evaluate", "--json", str(out), "--styles", styles],
+        [sys.executable, "-m", "devtools.search.evaluate", "--json", str(out), "--styles", styles],
+        cwd=ctx.repo / "python-orchestrator",  # devtools/ is beside the package, not installed
         capture_output=True,
         text=True,
         env=product.env(ctx),
@@ -37,7 +38,7 @@ def run(ctx: Context) -> GroupResult:
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"codeloci.indexing.evaluate failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"devtools.search.evaluate failed: {proc.stderr[-2000:]}")
     data = json.loads(out.read_text())
     primary = next(r for r in data["results"] if r["style"] == PRIMARY_STYLE)
     rows_by = primary["rows"]
@@ -95,7 +96,7 @@ def run(ctx: Context) -> GroupResult:
         [
             (
                 f"- **Evaluation set:** {data['files']} files of real code the team did not write (see "
-                "`python-orchestrator/src/codeloci/indexing/evalcorpus.py`), doc comments removed from the indexed "
+                "`python-orchestrator/devtools/search/evalcorpus.py`), doc comments removed from the indexed "
                 f"copy; cases by category/language: {cases}. Natural-language (`nl`) queries are the removed doc "
                 "comments; `identifier` queries name the function. Relevant = right file and the chunk's line range "
                 "holds the definition line. The product embeds the `header` dense text (path + qualified name + "
@@ -106,7 +107,7 @@ def run(ctx: Context) -> GroupResult:
                 f"style `{r['style']}`: {r['chunks']} chunks in {r['index_seconds']} s" for r in data["results"]
             ),
             (
-                f"- **Method:** `python -m codeloci.indexing.evaluate --json OUT --styles {styles}` (the product's "
+                f"- **Method:** `python -m devtools.search.evaluate --json OUT --styles {styles}` (the product's "
                 "pipeline: Rust chunk, BM25 sparse, MiniLM int8 dense, fusion in Qdrant), one deterministic run."
             ),
             "",

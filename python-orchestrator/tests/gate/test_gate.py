@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from codeloci.gate import Gate, GateDecision, GateStats, SymbolVocabulary
-from codeloci.gate.dataset import FIXTURE_PATHS, FIXTURE_SYMBOLS, RETRIEVE, load_dataset
-from codeloci.gate.metrics import compute_metrics
+from devtools.gate.dataset import FIXTURE_PATHS, FIXTURE_SYMBOLS, RETRIEVE, load_dataset
+from devtools.gate.metrics import compute_metrics
 
 # A small indexed fixture repository: what the indexer would feed the vocabulary.
 FIXTURE_REPO_SYMBOLS = [

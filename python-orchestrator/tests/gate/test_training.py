@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from codeloci.gate.dataset import DATASET_PATH, load_dataset, write_dataset
 from codeloci.gate.model import DEFAULT_MODEL_PATH, load_model
+from devtools.gate.dataset import DATASET_PATH, load_dataset, write_dataset
 
 pytest.importorskip("numpy")
 
@@ -38,14 +38,14 @@ def test_dataset_shape() -> None:
 
 
 def test_artefact_rebuilds_deterministically(tmp_path: Path) -> None:
-    from codeloci.gate.train import train_to_file
+    from devtools.gate.train import train_to_file
 
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     train_to_file(a)
     train_to_file(b)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() == DEFAULT_MODEL_PATH.read_bytes(), (
-        "shipped gate_model.json is stale: run `python -m codeloci.gate.train`"
+        "shipped gate_model.json is stale: run `python -m devtools.gate.train`"
     )
 
 

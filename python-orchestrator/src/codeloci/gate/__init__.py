@@ -5,9 +5,8 @@
 no network and no numpy at inference time.  A query that names a symbol, path or identifier in
 the project's :class:`SymbolVocabulary` is never gated out.
 
-Commands: ``python -m codeloci.gate.dataset`` (regenerate the dataset),
-``python -m codeloci.gate.train`` (rebuild ``data/gate_model.json``, deterministic),
-``python -m codeloci.gate.evaluate [--json PATH]`` (metrics and latency).
+The model is ``data/gate_model.json``; its dataset, trainer and evaluation are developer tools
+outside the package, in ``python-orchestrator/devtools/gate/`` (``just train-gate``).
 """
 
 from codeloci.gate.core import ENV_ENABLED, ENV_THRESHOLD, Gate, GateDecision, GateStats

@@ -1,9 +1,9 @@
-"""Evaluate the gate: ``python -m codeloci.gate.evaluate [--json PATH] [--n 10000]``.
+"""Evaluate the gate: ``python -m devtools.gate.evaluate [--json PATH] [--n 10000]``.
 
 Prints precision / recall / skip rate on the dev and held-out test splits for
 
 * every candidate of the model selection (rule baseline, logistic regression variants),
-  retrained in memory exactly as ``codeloci.gate.train`` does (selection itself used dev only);
+  retrained in memory exactly as ``devtools.gate.train`` does (selection itself used dev only);
 * the shipped artefact at its default threshold, scored alone ("model only");
 * the full :class:`~codeloci.gate.Gate` with the fixture vocabulary of the dataset's fictional
   project (symbol mentions are then never gated out);
@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from codeloci.gate.core import Gate
-from codeloci.gate.dataset import (
+from codeloci.gate.model import DEFAULT_MODEL_PATH, load_model
+from codeloci.gate.vocabulary import SymbolVocabulary
+from devtools.gate.dataset import (
     DATASET_PATH,
     FIXTURE_PATHS,
     FIXTURE_SYMBOLS,
@@ -36,9 +38,7 @@ from codeloci.gate.dataset import (
     Example,
     load_dataset,
 )
-from codeloci.gate.metrics import compute_metrics
-from codeloci.gate.model import DEFAULT_MODEL_PATH, load_model
-from codeloci.gate.vocabulary import SymbolVocabulary
+from devtools.gate.metrics import compute_metrics
 
 __all__ = ["evaluate", "main", "scrape_vocabulary"]
 
@@ -134,7 +134,7 @@ def evaluate(
     n_latency: int = 10_000, repo_vocab: Path | None = None, dataset: Path = DATASET_PATH
 ) -> dict[str, Any]:
     # numpy is only needed for this part
-    from codeloci.gate.train import CANDIDATES, fit, select
+    from devtools.gate.train import CANDIDATES, fit, select
 
     examples = load_dataset(dataset)
     splits = {s: [e for e in examples if e.split == s] for s in ("dev", "test")}
@@ -152,7 +152,7 @@ def evaluate(
         }
     }
     # candidates: cross-validated on train+dev (threshold from out-of-fold scores), then
-    # retrained on train+dev exactly as `codeloci.gate.train` does, and scored on test
+    # retrained on train+dev exactly as `devtools.gate.train` does, and scored on test
     pool = [e for e in examples if e.split in ("train", "dev")]
     _, _, table = select(examples)
     cand_rows = []

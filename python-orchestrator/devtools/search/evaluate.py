@@ -1,6 +1,6 @@
-"""Retrieval-quality evaluation of code search: ``python -m codeloci.indexing.evaluate``.
+"""Retrieval-quality evaluation of code search: ``python -m devtools.search.evaluate``.
 
-Builds the corpus of :mod:`codeloci.indexing.evalcorpus` (real code, doc comments removed),
+Builds the corpus of :mod:`devtools.search.evalcorpus` (real code, doc comments removed),
 indexes it with the real pipeline (Rust ``chunk``, BM25 sparse vectors, MiniLM embeddings in
 an embedded Qdrant store in a temporary directory) once per dense-text style, runs every case
 through lexical-only, dense-only and fused search, and reports Recall@1, Recall@10 and MRR@10
@@ -27,7 +27,6 @@ import anyio
 from codeloci.bridge import RustBridge
 from codeloci.config import find_rust_server
 from codeloci.embedder import Embedder, default_embedder
-from codeloci.indexing.evalcorpus import Case, build_corpus
 from codeloci.indexing.fusion import Fusion
 from codeloci.indexing.models import CodeSearchInput, SearchMode
 from codeloci.indexing.pipeline import CodeIndex
@@ -35,6 +34,7 @@ from codeloci.indexing.search import RRF_K, CodeSearcher
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
 from codeloci.store import Hit, open_store
+from devtools.search.evalcorpus import Case, build_corpus
 
 __all__ = ["main", "run"]
 
@@ -180,7 +180,7 @@ def _table(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codeloci.indexing.evaluate")
+    parser = argparse.ArgumentParser(prog="python -m devtools.search.evaluate")
     parser.add_argument("--json", type=Path, help="write the full results here")
     parser.add_argument(
         "--styles",

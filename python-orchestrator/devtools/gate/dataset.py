@@ -1,7 +1,7 @@
-"""Deterministic generator of the gate dataset (``data/gate_dataset.jsonl``).
+"""Deterministic generator of the gate dataset (``devtools/gate/gate_dataset.jsonl``).
 
-Run ``python -m codeloci.gate.dataset`` to rewrite the file (byte-identical on every run).
-See ``data/README.md`` for the description.  In short:
+Run ``python -m devtools.gate.dataset`` to rewrite the file (byte-identical on every run).
+See ``README.md`` here for the description.  In short:
 
 * ``label="retrieve"``: questions and tasks about *this* repository — code location
   ("where is X handled"), how our code works, fixes/changes to our code, conventions, past
@@ -41,8 +41,7 @@ __all__ = [
     "write_dataset",
 ]
 
-DATA_DIR: Final = Path(__file__).resolve().parent / "data"
-DATASET_PATH: Final = DATA_DIR / "gate_dataset.jsonl"
+DATASET_PATH: Final = Path(__file__).resolve().parent / "gate_dataset.jsonl"
 
 SPLITS: Final = ("train", "dev", "test")
 RETRIEVE: Final = "retrieve"

@@ -241,7 +241,7 @@ def _sources() -> list[tuple[str, Path, str]]:
                 rel = "/".join(path.relative_to(registry).parts[1:])
                 found.append(("rust", path, f"rust/{crate}/{rel}"))
         break
-    modules = Path(__file__).resolve().parents[4] / "tests" / "e2e" / "node_modules"
+    modules = Path(__file__).resolve().parents[3] / "tests" / "e2e" / "node_modules"
     for name in JS_FILES:
         if (modules / name).is_file():
             found.append(("javascript", modules / name, f"js/{name}"))

@@ -1,9 +1,10 @@
-"""Train the gate model: ``python -m codeloci.gate.train [--out PATH] [--dataset PATH]``.
+"""Train the gate model: ``python -m devtools.gate.train [--out PATH] [--dataset PATH]``.
 
-Deterministic: the same dataset gives a byte-identical ``data/gate_model.json``.  Full-batch
-Adam on the L2-regularised logistic loss; every reduction is an ``np.bincount`` (a sequential
-sum, no BLAS, no threads) and the saved weights are rounded to 4 decimals, so the file does not
-depend on thread counts or BLAS builds.
+Deterministic: the same dataset gives a byte-identical ``codeloci/gate/data/gate_model.json``
+(the artefact the installed package ships).  Full-batch Adam on the L2-regularised logistic
+loss; every reduction is an ``np.bincount`` (a sequential sum, no BLAS, no threads) and the
+saved weights are rounded to 4 decimals, so the file does not depend on thread counts or BLAS
+builds.
 
 Model selection and the default threshold are decided by measurement on held-out predictions,
 never on the test split (which this module does not read): the train and dev splits are pooled
@@ -30,9 +31,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from codeloci.gate.dataset import DATASET_PATH, RETRIEVE, Example, load_dataset
 from codeloci.gate.features import extract_features, hash_feature
-from codeloci.gate.metrics import choose_threshold, compute_metrics
 from codeloci.gate.model import (
     DEFAULT_MODEL_PATH,
     MODEL_FORMAT,
@@ -40,6 +39,8 @@ from codeloci.gate.model import (
     LogisticModel,
     RuleModel,
 )
+from devtools.gate.dataset import DATASET_PATH, RETRIEVE, Example, load_dataset
+from devtools.gate.metrics import choose_threshold, compute_metrics
 
 __all__ = [
     "CANDIDATES",

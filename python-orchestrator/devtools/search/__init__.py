@@ -1,0 +1,1 @@
+"""Code-search quality evaluation: ``python -m devtools.search.evaluate`` (``just eval``)."""

@@ -53,20 +53,22 @@ serve *ARGS:
 index PATH:
     codeloci index {{PATH}}
 
-# Rebuild the retrieval gate's dataset and model (deterministic).
+# Rebuild the retrieval gate's dataset and model (deterministic; tools in python-orchestrator/devtools).
 train-gate:
-    cd python-orchestrator && python -m codeloci.gate.dataset && python -m codeloci.gate.train
+    cd python-orchestrator && python -m devtools.gate.dataset && python -m devtools.gate.train
 
 # Format everything.
 fmt:
     cargo fmt --manifest-path {{cargo_manifest}}
-    cd python-orchestrator && ruff format src tests
+    cd python-orchestrator && ruff format src tests devtools
 
-# Lint: clippy with warnings as errors, rustfmt check, ruff, mypy --strict.
+# Lint: clippy with warnings as errors, rustfmt check, ruff, mypy --strict, the import contracts
+# (layers, no cycles, devtools never imported by codeloci: see ARCHITECTURE.md "Layers").
 lint:
     cargo fmt --manifest-path {{cargo_manifest}} --check
     cargo clippy --manifest-path {{cargo_manifest}} --all-targets -- -D warnings
-    cd python-orchestrator && ruff check src tests && ruff format --check src tests && mypy --strict src
+    cd python-orchestrator && ruff check src tests devtools && ruff format --check src tests devtools
+    cd python-orchestrator && mypy --strict src devtools && lint-imports --no-cache --no-logo
 
 # Regenerate shared-schemas/ from the Rust server (then review the diff).
 schemas:

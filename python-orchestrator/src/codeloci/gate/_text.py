@@ -1,12 +1,17 @@
-"""Pure-Python text helpers shared by the vocabulary lookup and the feature extractor.
+"""The gate's word lists and token shapes, shared by the vocabulary lookup and the features.
 
-Nothing here imports anything heavier than :mod:`re`; the gate must load in milliseconds.
+What an identifier, a qualified name or a mention is comes from :mod:`codeloci.identifiers`;
+this module adds what only the gate needs: file extensions, library prefixes, ubiquitous
+identifiers, stop words and the shape of a mention (:func:`shape_of`). Nothing here imports
+anything heavier than :mod:`re`; the gate must load in milliseconds.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from codeloci.identifiers import is_camel, is_snake, split_qualified
 
 __all__ = [
     "FILE_EXTENSIONS",
@@ -15,21 +20,10 @@ __all__ = [
     "UBIQUITOUS_IDENTIFIERS",
     "TokenShape",
     "backticked",
-    "is_camel",
-    "is_snake",
-    "normalize_identifier",
-    "raw_tokens",
     "shape_of",
-    "split_qualified",
 ]
 
-# A token: starts and ends with a word character, may contain the separators of paths,
-# dotted/qualified names and kebab-case in between.  `./a/b.py` -> `a/b.py`, `parse_file()` ->
-# `parse_file`, `mod::Type::new` stays whole, sentence punctuation is left out.
-_TOKEN_RE: Final = re.compile(r"[\w$][\w$.\-/:#]*[\w$]|[\w$]")
 _BACKTICK_RE: Final = re.compile(r"`([^`\n]{1,200})`")
-_CAMEL_RE: Final = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
-_QUAL_SPLIT_RE: Final = re.compile(r"::|[.#/\\]")
 
 FILE_EXTENSIONS: Final[frozenset[str]] = frozenset(
     """py pyi rs ts tsx js jsx mjs cjs go java kt kts c h cc cpp cxx hpp hh cs rb php swift scala
@@ -133,39 +127,14 @@ class TokenShape:
     WORD: Final = "word"
 
 
-def raw_tokens(text: str) -> list[str]:
-    """Word-like tokens of ``text`` (paths, dotted names and identifiers kept whole)."""
-    return _TOKEN_RE.findall(text.replace("\\", "/"))
-
-
 def backticked(text: str) -> list[str]:
     """Contents of inline `backticked` spans."""
     return _BACKTICK_RE.findall(text)
 
 
-def is_snake(token: str) -> bool:
-    """``parse_file``, ``MAX_SIZE``, ``__init__`` (an underscore between word characters)."""
-    return "_" in token.strip("_")
-
-
-def is_camel(token: str) -> bool:
-    """``parseFile``, ``ChunkStore``, ``HTTPServer`` (an inner lower-to-upper transition)."""
-    return _CAMEL_RE.search(token) is not None
-
-
-def split_qualified(name: str) -> list[str]:
-    """``a.b::C#d`` -> ``['a', 'b', 'C', 'd']`` (empty parts dropped)."""
-    return [p for p in _QUAL_SPLIT_RE.split(name) if p]
-
-
-def normalize_identifier(name: str) -> str:
-    """Case- and separator-insensitive key: ``parse_file``, ``parseFile``, ``parse-file`` all
-    map to ``parsefile``."""
-    return name.lower().replace("_", "").replace("-", "")
-
-
 def shape_of(token: str) -> str:
-    """Classify a raw token into one of the :class:`TokenShape` labels."""
+    """Classify a mention (one of :func:`codeloci.identifiers.name_tokens`) into one of the
+    :class:`TokenShape` labels."""
     if "/" in token:
         return TokenShape.PATH
     if "." in token or "::" in token or "#" in token:

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from codeloci.gate._text import TokenShape, raw_tokens, shape_of
+from codeloci.gate._text import TokenShape, shape_of
+from codeloci.identifiers import name_tokens
 
 __all__ = [
     "DEICTIC_WORDS",
@@ -84,7 +85,7 @@ def analyze(text: str) -> Analysis:
     tokens: list[str] = []
     shapes: set[str] = set()
     words: list[str] = []
-    for tok in raw_tokens(prose_text):
+    for tok in name_tokens(prose_text):
         shape = shape_of(tok)
         if shape == TokenShape.WORD:
             low = tok.lower()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from codeloci.gate._text import raw_tokens
 from codeloci.gate.features import Analysis, analyze, extract_features, hash_feature
+from codeloci.identifiers import name_tokens
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -262,7 +262,7 @@ def rule_logit(
 ) -> float:
     """Hand-written scoring rules (the baseline the learned model is compared with)."""
     a = analysis if analysis is not None else analyze(text)
-    low = " ".join(t.lower() for t in raw_tokens(text[:300]))
+    low = " ".join(t.lower() for t in name_tokens(text[:300]))
     z = 0.0
     for w in a.words:
         z += _REPO_WORDS.get(w, 0.0)

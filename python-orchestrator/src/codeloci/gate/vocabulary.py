@@ -37,11 +37,9 @@ from codeloci.gate._text import (
     UBIQUITOUS_IDENTIFIERS,
     TokenShape,
     backticked,
-    normalize_identifier,
-    raw_tokens,
     shape_of,
-    split_qualified,
 )
+from codeloci.identifiers import name_tokens, normalize_identifier, split_qualified
 
 __all__ = ["MAX_SCAN_CHARS", "SymbolVocabulary"]
 
@@ -232,14 +230,14 @@ class SymbolVocabulary:
         found: list[str] = []
         seen: set[str] = set()
         for span in backticked(text):
-            for tok in raw_tokens(span):
+            for tok in name_tokens(span):
                 if tok not in seen:
                     seen.add(tok)
                     if self._lookup(tok, explicit=True):
                         found.append(tok)
                         if len(found) >= limit:
                             return found
-        for tok in raw_tokens(text):
+        for tok in name_tokens(text):
             if tok in seen:
                 continue
             seen.add(tok)

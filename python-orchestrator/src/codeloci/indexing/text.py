@@ -1,8 +1,9 @@
 """What gets indexed for a chunk: the lexical tokens (BM25 sparse vector) and the dense text.
 
-Lexical: identifiers are split on ``_`` and camelCase boundaries and lowercased; each compound
-identifier is also kept whole (``parse_config`` gives ``parse``, ``config`` and
-``parseconfig``), so a query by exact name and a query in words both match. The words of the
+Lexical: identifiers are split into words as :mod:`codeloci.identifiers` defines (``_`` and
+camelCase boundaries) and lowercased; each compound identifier is also kept whole
+(``parse_config`` gives ``parseconfig``, ``parse`` and ``config``), so a query by exact name
+and a query in words both match. The words of the
 chunk's own name are repeated (:data:`NAME_REPEAT`) so that a query naming what the function
 does ranks its definition above code that merely calls it, and common abbreviations in names
 get their full word added (``set_seq2`` also gives ``sequence``). The resulting words go
@@ -28,6 +29,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from codeloci.identifiers import identifier_words, is_identifier_query, last_name
 from codeloci.store import SparseVec
 
 __all__ = [
@@ -37,9 +39,8 @@ __all__ = [
     "NAME_REPEAT",
     "TEXT_VERSION",
     "dense_text",
-    "identifier_words",
-    "is_identifier_query",
-    "last_name",
+    "is_identifier_query",  # from codeloci.identifiers, for indexing/search.py
+    "last_name",  # likewise
     "lexical_text",
     "sparse_document",
     "sparse_query",
@@ -88,12 +89,6 @@ ABBREVIATIONS: dict[str, str] = {
     "ts": "timestamp", "util": "utility", "val": "value", "vals": "values", "ver": "version",
 }  # fmt: skip
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-#: A query that is one (possibly qualified) identifier: ``parse_config``, ``Foo.bar``,
-#: ``a::b``, ``Cmd#run``, ``f()``.
-_IDENT_QUERY = re.compile(r"\s*[A-Za-z_$][\w$]*(?:(?:\.|::|#)[A-Za-z_$][\w$]*)*\s*(?:\(\))?\s*")
-
 _local = threading.local()
 
 
@@ -106,26 +101,9 @@ def _bm25() -> Any:
     return model
 
 
-def identifier_words(text: str) -> list[str]:
-    """Lowercased words of ``text`` with identifiers split (and compounds kept whole)."""
-    out: list[str] = []
-    for match in _IDENT.finditer(text):
-        token = match.group(0)
-        parts = [p for piece in token.split("_") for p in _CAMEL.split(piece) if p]
-        if len(parts) > 1:
-            out.append("".join(parts).lower())
-        out.extend(p.lower() for p in parts)
-    return out
-
-
-def is_identifier_query(query: str) -> bool:
-    """Whether ``query`` looks like a symbol name rather than a sentence (by its text alone)."""
-    return _IDENT_QUERY.fullmatch(query) is not None
-
-
-def last_name(qualified: str) -> str:
-    """The last part of a qualified name (``a.b``, ``a::b``, ``A#b``): ``b``."""
-    return re.split(r"\.|::|#", qualified)[-1]
+def _lexical_words(text: str) -> list[str]:
+    """The words BM25 sees: identifiers split, and each compound also kept whole."""
+    return identifier_words(text, compounds=True)
 
 
 def _name(payload: Mapping[str, Any]) -> str:
@@ -143,12 +121,12 @@ def _expanded(words: list[str]) -> list[str]:
 def lexical_text(payload: Mapping[str, Any]) -> str:
     """The words BM25 indexes for a chunk: path, qualified name, the name's words again
     (:data:`NAME_REPEAT` times) and the code itself."""
-    name = _expanded(identifier_words(_name(payload)))
+    name = _expanded(_lexical_words(_name(payload)))
     pieces: Iterable[str] = (
-        " ".join(identifier_words(str(payload.get("path") or ""))),
-        " ".join(_expanded(identifier_words(str(payload.get("symbol") or "")))),
+        " ".join(_lexical_words(str(payload.get("path") or ""))),
+        " ".join(_expanded(_lexical_words(str(payload.get("symbol") or "")))),
         *([" ".join(name)] * NAME_REPEAT if name else []),
-        " ".join(identifier_words(str(payload.get("content") or ""))),
+        " ".join(_lexical_words(str(payload.get("content") or ""))),
     )
     return " ".join(p for p in pieces if p)
 
@@ -163,7 +141,7 @@ def sparse_document(payload: Mapping[str, Any]) -> SparseVec:
 
 
 def sparse_query(query: str) -> SparseVec:
-    return _sparse(_bm25().embed_query(" ".join(identifier_words(query))))
+    return _sparse(_bm25().embed_query(" ".join(_lexical_words(query))))
 
 
 def _path_words(path: str) -> str:
@@ -173,13 +151,7 @@ def _path_words(path: str) -> str:
 
 def _plain_words(identifier: str) -> str:
     """``parse_header_line`` / ``parseHeaderLine`` -> ``parse header line``."""
-    return " ".join(
-        p.lower()
-        for token in _IDENT.findall(identifier)
-        for piece in token.split("_")
-        for p in _CAMEL.split(piece)
-        if p
-    )
+    return " ".join(identifier_words(identifier))
 
 
 def _named_header(payload: Mapping[str, Any]) -> list[str]:

@@ -247,23 +247,22 @@ def embed_sample(fx: Fixture, batches: int) -> list[float]:
     from codeloci.config import project_id_for
     from codeloci.indexing.pipeline import EMBED_BATCH
     from codeloci.indexing.points import code_filter
-    from codeloci.indexing.storeops import code_ops_for
     from codeloci.indexing.text import dense_text
+    from codeloci.store import DENSE_VECTOR, with_vector
 
     store, embedder = open_inprocess(fx.data)
     rates: list[float] = []
     vectors: list[Any] = []
     try:
-        ops = code_ops_for(store)
-        flt = code_filter(project_id_for(fx.repo.path.resolve()))
+        flt = with_vector(code_filter(project_id_for(fx.repo.path.resolve())), DENSE_VECTOR, False)
         for _ in range(batches):
             start = time.perf_counter()
-            hits = ops.pending(flt, EMBED_BATCH)
+            hits, _ = store.scroll(flt=flt, limit=EMBED_BATCH)
             if not hits:
                 break
             texts = [dense_text(h.payload, "header") for h in hits]
             vec = np.asarray(embedder.embed(texts), dtype=np.float32)
-            ops.set_dense([h.id for h in hits], vec)
+            store.set_dense([h.id for h in hits], list(vec))
             rates.append(len(hits) / (time.perf_counter() - start))
             vectors.append(vec)
     finally:
@@ -284,7 +283,7 @@ def fill_dense(ctx: Context, fx: Fixture) -> None:
     import numpy as np
     from codeloci.config import project_id_for
     from codeloci.indexing.points import code_filter
-    from codeloci.indexing.storeops import code_ops_for
+    from codeloci.store import DENSE_VECTOR, with_vector
 
     if fx.sample_vectors is None:
         embed_sample(fx, 4)
@@ -294,10 +293,9 @@ def fill_dense(ctx: Context, fx: Fixture) -> None:
     filled = 0
     rng = np.random.default_rng(0)
     try:
-        ops = code_ops_for(store)
-        flt = code_filter(project_id_for(fx.repo.path.resolve()))
+        flt = with_vector(code_filter(project_id_for(fx.repo.path.resolve())), DENSE_VECTOR, False)
         while True:
-            hits = ops.pending(flt, 512)
+            hits, _ = store.scroll(flt=flt, limit=512)
             if not hits:
                 break
             # distinct vectors spread like real ones (HNSW cares about values, exact search did
@@ -307,11 +305,11 @@ def fill_dense(ctx: Context, fx: Fixture) -> None:
             mix = (sample[idx] * rng.dirichlet([1.0, 1.0, 1.0], n)[:, :, None]).sum(axis=1)
             mix += rng.normal(0.0, 0.1 / np.sqrt(sample.shape[1]), mix.shape)
             mix /= np.linalg.norm(mix, axis=1, keepdims=True)
-            ops.set_dense([h.id for h in hits], mix.astype(np.float32))
+            store.set_dense([h.id for h in hits], list(mix.astype(np.float32)))
             filled += len(hits)
         # as `codeloci index` does once every chunk is embedded: build the HNSW index
         opt_start = time.perf_counter()
-        ops.optimize()
+        store.optimize()
         optimized = time.perf_counter() - opt_start
     finally:
         store.close()

@@ -75,12 +75,11 @@ async def _mcp_round(ctx: Context, fx: product.Fixture, queries: list[tuple[str,
 def _inproc_round(fx: product.Fixture, queries: list[tuple[str, str, str]]) -> dict[str, list[float]]:
     from codeloci.indexing.models import CodeSearchInput
     from codeloci.indexing.search import CodeSearcher
-    from codeloci.indexing.storeops import code_ops_for
 
     store, embedder = product.open_inprocess(fx.data)
     out: dict[str, list[float]] = {m: [] for m in MODES}
     try:
-        searcher = CodeSearcher(code_ops_for(store), embedder)
+        searcher = CodeSearcher(store, embedder)
         root = fx.repo.path.resolve()
         for _, q, _ in queries[:5]:
             searcher.search(root, CodeSearchInput(query=q, k=10))
@@ -98,8 +97,7 @@ def _inproc_round(fx: product.Fixture, queries: list[tuple[str, str, str]]) -> d
 def _latency(ctx: Context, fx: product.Fixture, label: str, rounds: int, nq: int) -> tuple[list[Row], str]:
     queries = _queries(fx, nq)
     per: dict[str, dict[str, list[float]]] = {
-        m: {"p50": [], "p99": [], "ip50": [], "ip99": [], "ratio": [], "identifier": [], "nl": []}
-        for m in MODES
+        m: {"p50": [], "p99": [], "ip50": [], "ip99": [], "ratio": [], "identifier": [], "nl": []} for m in MODES
     }
     for r in range(rounds):
         ctx.log(f"  {label}: round {r + 1}/{rounds}, {len(queries)} queries × {len(MODES)} modes")

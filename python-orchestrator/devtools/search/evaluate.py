@@ -27,13 +27,12 @@ import anyio
 from codeloci.bridge import RustBridge
 from codeloci.config import find_rust_server
 from codeloci.embedder import Embedder, default_embedder
-from codeloci.indexing.fusion import Fusion
 from codeloci.indexing.models import CodeSearchInput, SearchMode
 from codeloci.indexing.pipeline import CodeIndex
 from codeloci.indexing.search import RRF_K, CodeSearcher
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
-from codeloci.store import Hit, open_store
+from codeloci.store import Fusion, Hit, open_store
 from devtools.search.evalcorpus import Case, build_corpus
 
 __all__ = ["main", "run"]
@@ -107,7 +106,7 @@ async def _evaluate_style(
             chunks = store.count()
             rows: dict[str, dict[str, dict[str, float]]] = {}
             for label, mode, fusion in _runs(primary):
-                searcher = CodeSearcher(index.ops, embedder, fusion=fusion)
+                searcher = CodeSearcher(store, embedder, fusion=fusion)
                 ranks: dict[str, list[int | None]] = defaultdict(list)
                 started = time.monotonic()
                 for case in cases:

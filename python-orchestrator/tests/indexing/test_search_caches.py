@@ -31,19 +31,21 @@ class CountingEmbedder:
         return np.ones((len(texts), 4), dtype=np.float32) / 2
 
 
-class FakeOps:
+class CountingStore:
+    """Only what the pending-count cache touches: the write generation and count."""
+
     def __init__(self) -> None:
         self.generation = 0
         self.counts = 0
 
-    def count(self, flt: Any, *, has_dense: bool | None = None) -> int:
+    def count(self, flt: Any = None) -> int:
         self.counts += 1
         return 7
 
 
 def test_query_vectors_are_cached_lru() -> None:
     embedder = CountingEmbedder()
-    searcher = CodeSearcher(FakeOps(), embedder)  # type: ignore[arg-type]
+    searcher = CodeSearcher(CountingStore(), embedder)  # type: ignore[arg-type]
     first = searcher.query_vector("parse config")
     assert searcher.query_vector("parse config") is first
     assert embedder.calls == 1
@@ -54,7 +56,7 @@ def test_query_vectors_are_cached_lru() -> None:
 
 
 def test_pending_count_is_reused_until_a_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    ops = FakeOps()
+    ops = CountingStore()
     searcher = CodeSearcher(ops, CountingEmbedder())  # type: ignore[arg-type]
     now = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
@@ -82,17 +84,17 @@ async def test_idf_scope_only_when_another_project_shares_the_store(
     write_files(a, {"a.py": "def alpha_parse():\n    return 'alpha'\n"})
     write_files(b, {"b.py": "def beta_parse():\n    return 'beta'\n" * 3})
     async with open_service(data_dir, [a, b], rust_server, embedder) as service:
-        ops = service.index.ops
+        store = service.store
         scope_a = code_filter(project_id_for(a))
         await service.index_repository(a)
-        assert ops._idf_params(scope_a) is None  # type: ignore[attr-defined]
+        assert store._idf_corpus(scope_a) is None
         one = service.search(a, CodeSearchInput(query="alpha_parse", k=3, mode="lexical"))
         await service.index_repository(b)
-        assert ops._idf_params(scope_a) is not None  # type: ignore[attr-defined]
+        assert store._idf_corpus(scope_a) == scope_a
         two = service.search(a, CodeSearchInput(query="alpha_parse", k=3, mode="lexical"))
         assert [r.path for r in two.results] == [r.path for r in one.results] == ["a.py"]
-        ops.delete_where(code_filter(project_id_for(b)))
-        assert ops._idf_params(scope_a) is None  # type: ignore[attr-defined]
+        store.delete_where(code_filter(project_id_for(b)))
+        assert store._idf_corpus(scope_a) is None
         # Global IDF still counts deleted points until the segment is vacuumed, so scores may
         # differ from the first search; the ranking does not here.
         three = service.search(a, CodeSearchInput(query="alpha_parse", k=3, mode="lexical"))

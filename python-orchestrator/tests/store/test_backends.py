@@ -21,6 +21,7 @@ from codeloci.store import (
     MatchAny,
     MemoryStore,
     PointIn,
+    Query,
     Range,
     ReadOnlyStoreError,
     SparseVec,
@@ -157,7 +158,7 @@ def test_hybrid_search_fuses_dense_and_sparse(backend: tuple[str, object]) -> No
             PointIn(b, unit(4), {"kind": "x"}, sparse=SparseVec([42], [2.0])),
         ]
     )
-    hits = store.search_hybrid(unit(0), SparseVec([42], [1.0]), limit=2)
+    hits = store.query(Query(dense=unit(0), sparse=SparseVec([42], [1.0]), limit=2))
     assert {h.id for h in hits} == {a, b}  # a via dense, b via sparse
     store.close()
 

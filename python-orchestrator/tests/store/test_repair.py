@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codeloci.store import CollectionSpec, PointIn, SparseVec, StoreDamagedError, StoreError
+from codeloci.store import (
+    CollectionSpec,
+    PointIn,
+    Query,
+    SparseVec,
+    StoreDamagedError,
+    StoreError,
+)
 from codeloci.store.embedded import EmbeddedStore
 from codeloci.store.repair import repair_embedded_store
 
@@ -118,7 +125,9 @@ def test_repair_keeps_the_damaged_store_and_recovers_what_is_readable(
         # Point 3 is the only one with both sparse terms: a hybrid query of its own dense
         # vector and those terms ranks it first in both lists (RRF), if its sparse vector survived.
         point_3 = next(pid for pid, (i, _) in written.items() if i == 3)
-        both = store.search_hybrid(written[point_3][1], SparseVec([3, 103], [1.0, 0.5]), limit=1)
+        both = store.query(
+            Query(dense=written[point_3][1], sparse=SparseVec([3, 103], [1.0, 0.5]), limit=1)
+        )
         assert [h.id for h in both] == [point_3]
         (record,) = store._shard.retrieve(
             [uuid.UUID(point_3)], with_payload=False, with_vector=True

@@ -119,7 +119,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 # waits on this process (a server cannot: the build holds the GIL). A run
                 # that wrote nothing (a no-op re-index) has nothing to rebuild.
                 start = time.monotonic()
-                await anyio.to_thread.run_sync(service.index.ops.optimize)
+                await anyio.to_thread.run_sync(service.store.optimize)
                 report.seconds["optimize"] = round(time.monotonic() - start, 3)
             return report
 

@@ -3,7 +3,7 @@
 Order of one run (the manifest is the commit point)::
 
     scan(previous=manifest) -> chunk(added + changed, <= CHUNK_BATCH paths per call)
-      -> upsert points (sparse BM25 vector; dense too when the backend cannot defer it)
+      -> upsert points (sparse BM25 vector only: lexically searchable at once)
       -> delete the points of chunks that vanished from changed files
       -> delete the points of removed files
       -> write the manifest (atomic) and clear the dirty mark
@@ -38,9 +38,8 @@ from codeloci.embedder import Embedder
 from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, ManifestPaths
 from codeloci.indexing.points import code_filter, file_filter, point_id, point_payload
 from codeloci.indexing.progress import IndexProgress, ProgressFn
-from codeloci.indexing.storeops import CodeOps, CodePoint, code_ops_for
 from codeloci.indexing.text import TEXT_VERSION, dense_text, sparse_document
-from codeloci.store import Filter, HasId, Match, MemoryStore
+from codeloci.store import DENSE_VECTOR, Filter, HasId, Match, MemoryStore, PointIn, with_vector
 
 __all__ = ["CHUNK_BATCH", "CodeIndex", "IndexReport", "IndexingError"]
 
@@ -102,7 +101,6 @@ class CodeIndex:
         dense_style: str = "header",
     ) -> None:
         self.store = store
-        self.ops: CodeOps = code_ops_for(store)
         self.embedder = embedder
         self.bridge = bridge
         self.data_dir = data_dir
@@ -165,7 +163,7 @@ class CodeIndex:
                         f"codeloci builds version {TEXT_VERSION}: rebuilt it"
                     )
         if full:
-            self.ops.delete_where(code_filter(project))
+            self.store.delete_where(code_filter(project))
             paths.remove()
             report.warnings.append("full re-index: dropped this project's code points")
             return Manifest(project=project, root=str(root))
@@ -214,7 +212,9 @@ class CodeIndex:
             start = time.monotonic()
             report.embedded = await anyio.to_thread.run_sync(self.embed_pending, root, progress)
             _timed(report, "embed", start)
-        report.pending = self.ops.count(code_filter(report.project), has_dense=False)
+        report.pending = self.store.count(
+            with_vector(code_filter(report.project), DENSE_VECTOR, False)
+        )
         return report
 
     async def _index(self, root: Path, progress: ProgressFn | None, full: bool) -> IndexReport:
@@ -328,7 +328,7 @@ class CodeIndex:
             report.errors.append({"path": str(err["path"]), "error": str(err["error"])})
 
         start = time.monotonic()
-        points: list[CodePoint] = []
+        points: list[PointIn] = []
         records: dict[str, FileRecord] = {}
         for info in result["files"]:
             path = info["path"]
@@ -353,7 +353,7 @@ class CodeIndex:
                 payload = point_payload(
                     chunk, project=project, file=file_meta, index=n, file_chunks=0, now=now
                 )
-                points.append(CodePoint(pid, payload, sparse_document(payload)))
+                points.append(PointIn(pid, None, payload, sparse_document(payload)))
             for p in points[len(points) - len(ids) :]:
                 p.payload["file_chunks"] = len(ids)
             records[path] = FileRecord(
@@ -365,19 +365,9 @@ class CodeIndex:
             )
         _timed(report, "sparse", start)
 
-        if not self.ops.deferred_dense and points:
-            start = time.monotonic()
-            texts = [dense_text(p.payload, self.dense_style) for p in points]
-            vectors = self.embedder.embed(texts)
-            points = [
-                CodePoint(p.id, p.payload, p.sparse, vectors[i]) for i, p in enumerate(points)
-            ]
-            report.embedded += len(points)
-            _timed(report, "embed", start)
-
         start = time.monotonic()
         for i in range(0, len(points), 512):
-            self.ops.upsert(points[i : i + 512])
+            self.store.upsert(points[i : i + 512])
         _timed(report, "upsert", start)
         report.chunks_written += len(points)
         state.chunks += len(points)
@@ -388,7 +378,7 @@ class CodeIndex:
                 flt = code_filter(project, Match("path", path))
                 stale = Filter(must=flt.must, must_not=(HasId(tuple(record.chunks)),))
                 before = self.store.count(flt)
-                self.ops.delete_where(stale)
+                self.store.delete_where(stale)
                 report.chunks_deleted += max(0, before - len(record.chunks))
             new.files[path] = record
         if failed:
@@ -409,7 +399,7 @@ class CodeIndex:
         for i in range(0, len(paths), DELETE_BATCH):
             flt = file_filter(project, paths[i : i + DELETE_BATCH])
             report.chunks_deleted += self.store.count(flt)
-            self.ops.delete_where(flt)
+            self.store.delete_where(flt)
 
     # ------------------------------------------------------------------ dense vectors
 
@@ -422,21 +412,21 @@ class CodeIndex:
     ) -> int:
         """Embed this project's chunks that have no dense vector yet; returns how many.
         ``stop`` (a ``threading.Event``) ends the loop between batches."""
-        if not self.ops.deferred_dense:
-            return 0
         project = project_id_for(Path(root).resolve())
         flt = code_filter(project)
         state = IndexProgress(stage="embed")
-        state.to_embed = self.ops.count(flt, has_dense=False)
-        state.chunks = self.ops.count(flt)
+        waiting = with_vector(flt, DENSE_VECTOR, False)
+        state.to_embed = self.store.count(waiting)
+        state.chunks = self.store.count(flt)
         done = 0
         while stop is None or not stop.is_set():
-            hits = self.ops.pending(flt, EMBED_BATCH)
+            hits, _ = self.store.scroll(flt=waiting, limit=EMBED_BATCH)
             if not hits:
                 break
             texts = [dense_text(h.payload, self.dense_style) for h in hits]
             vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
-            updated = self.ops.set_dense([h.id for h in hits], vectors)
+            # Written batch by batch: an outage or a crash loses at most this batch's work.
+            updated = self.store.set_dense([h.id for h in hits], list(vectors))
             done += updated
             state.embedded = done
             if progress is not None:

@@ -27,13 +27,21 @@ import numpy as np
 
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
-from codeloci.indexing.fusion import Fusion
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
 from codeloci.indexing.points import code_filter, kind_tag, language_tag
-from codeloci.indexing.storeops import CodeOps
 from codeloci.indexing.text import is_identifier_query, last_name, sparse_query
 from codeloci.models import estimate_tokens
-from codeloci.store import Cond, Hit, Match, SparseVec
+from codeloci.store import (
+    DENSE_VECTOR,
+    Cond,
+    Fusion,
+    Hit,
+    Match,
+    MemoryStore,
+    Query,
+    SparseVec,
+    with_vector,
+)
 
 __all__ = [
     "IDENTIFIER_FUSION",
@@ -122,14 +130,14 @@ def _snippet(content: str, tokens: int) -> str:
 class CodeSearcher:
     def __init__(
         self,
-        ops: CodeOps,
+        store: MemoryStore,
         embedder: Embedder,
         *,
         fusion: Fusion | None = None,
     ) -> None:
         """``fusion`` fixes how channels are fused; ``None`` picks it per query
         (:func:`fusion_for`)."""
-        self.ops = ops
+        self.store = store
         self.embedder = embedder
         self.fusion = fusion
         self._pending: dict[str, tuple[float, int, int]] = {}
@@ -142,11 +150,11 @@ class CodeSearcher:
         if cached is not None:
             at, generation, count = cached
             if now - at < PENDING_CACHE_SECONDS or (
-                generation == self.ops.generation and now - at < PENDING_IDLE_SECONDS
+                generation == self.store.generation and now - at < PENDING_IDLE_SECONDS
             ):
                 return count
-        generation = self.ops.generation
-        count = self.ops.count(code_filter(project), has_dense=False)
+        generation = self.store.generation
+        count = self.store.count(with_vector(code_filter(project), DENSE_VECTOR, False))
         self._pending[project] = (now, generation, count)
         return count
 
@@ -177,15 +185,18 @@ class CodeSearcher:
         sparse = sparse_query(inp.query) if inp.mode in ("hybrid", "lexical") else None
 
         def run(dense: np.ndarray | None, sparse: SparseVec | None) -> list[Hit]:
-            return self.ops.query(
-                dense=dense,
-                sparse=sparse,
-                flt=flt,
-                idf_scope=code_filter(project),
-                limit=limit,
-                prefetch=max(PREFETCH_MIN, inp.k * PREFETCH_FACTOR, limit),
-                fusion=self.fusion or fusion_for(inp.query),
-                fields=SEARCH_FIELDS,
+            return self.store.query(
+                Query(
+                    dense=dense,
+                    sparse=sparse,
+                    flt=flt,
+                    limit=limit,
+                    prefetch=max(PREFETCH_MIN, inp.k * PREFETCH_FACTOR, limit),
+                    fusion=self.fusion or fusion_for(inp.query),
+                    idf_scope=code_filter(project),
+                    fields=SEARCH_FIELDS,
+                    exact=False,
+                )
             )
 
         if inp.mode == "hybrid" and self.fusion is None and is_identifier_query(inp.query):

@@ -19,7 +19,7 @@ from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import ProgressFn
 from codeloci.indexing.search import CodeSearcher
 from codeloci.indexing.vocab import load_vocabulary, vocabulary_path
-from codeloci.store import Match, MemoryStore, Range
+from codeloci.store import DENSE_VECTOR, Match, MemoryStore, Range, with_vector
 
 __all__ = ["IndexingService", "repository_root"]
 
@@ -48,7 +48,7 @@ class IndexingService:
         self.data_dir = Path(data_dir)
         self._vocabularies: dict[str, SymbolVocabulary] = {}
         self.index = CodeIndex(store, embedder, bridge, data_dir, dense_style=dense_style)
-        self.searcher = CodeSearcher(self.index.ops, embedder)
+        self.searcher = CodeSearcher(store, embedder)
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
@@ -125,9 +125,8 @@ class IndexingService:
         root = Path(root).resolve()
         project = project_id_for(root)
         flt = code_filter(project)
-        ops = self.index.ops
         chunks = self.store.count(flt)
-        embedded = ops.count(flt, has_dense=True)
+        embedded = self.store.count(with_vector(flt, DENSE_VECTOR, True))
         files = self.store.count(code_filter(project, Match("chunk_index", 0)))
         paths = self.index.manifest_paths(root)
         state: Any = "ok"

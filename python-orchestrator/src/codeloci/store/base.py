@@ -1,14 +1,23 @@
 """The engine-neutral vector store interface and its small filter language.
 
 A :class:`MemoryStore` is one collection: points with a UUID id, a dense vector named
-``dense``, optionally a sparse vector named ``bm25`` (for hybrid code search), and a JSON
-payload. Backends translate :class:`Filter` trees into their engine's filters. The interface is
-synchronous; async callers run it in a worker thread.
+``dense`` (which may be filled in after the point is written), optionally a sparse vector named
+``bm25`` (for hybrid code search), and a JSON payload. Every caller, memory and code indexing
+alike, uses this interface and nothing else.
+
+What is shared lives here, once: the read-only check, write serialisation and the write
+counters callers cache against, the choice between one channel, score fusion (computed here on
+the candidates a backend returns) and fusion inside the engine, and when BM25's IDF must be
+restricted to a scope. A backend supplies the engine calls (``_upsert``, ``_channel``, …) and
+translates :class:`Filter` trees and :class:`Channel` requests into its engine's types. The
+interface is synchronous; async callers run it in a worker thread.
 """
 
 from __future__ import annotations
 
 import abc
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,26 +25,35 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from codeloci.store.fusion import Fusion, score_fusion
+
 __all__ = [
     "DENSE_VECTOR",
     "SPARSE_VECTOR",
+    "Channel",
+    "CollectionMissingError",
     "CollectionSpec",
     "Cond",
     "EmbedderMismatchError",
     "Filter",
+    "Fusion",
     "HasId",
+    "HasVector",
     "Hit",
     "IsNull",
     "Match",
     "MatchAny",
     "MemoryStore",
     "PointIn",
+    "Query",
     "Range",
     "ReadOnlyStoreError",
     "SparseVec",
     "StoreDamagedError",
     "StoreError",
     "StoreLockedError",
+    "Vector",
+    "with_vector",
 ]
 
 DENSE_VECTOR = "dense"
@@ -44,6 +62,10 @@ SPARSE_VECTOR = "bm25"
 
 class StoreError(RuntimeError):
     """A store operation failed; the message is meant for the user."""
+
+
+class CollectionMissingError(StoreError):
+    """A read-only open found no collection to read (nothing has been stored yet)."""
 
 
 class StoreLockedError(StoreError):
@@ -97,10 +119,16 @@ class SparseVec:
     values: list[float]
 
 
+Vector = npt.NDArray[np.float32] | list[float]
+
+
 @dataclass(frozen=True)
 class PointIn:
+    """A point to write. ``vector=None`` writes it without a dense vector (it must then have a
+    sparse one); :meth:`MemoryStore.set_dense` adds the dense vector later."""
+
     id: str
-    vector: npt.NDArray[np.float32] | list[float]
+    vector: Vector | None
     payload: dict[str, Any]
     sparse: SparseVec | None = None
 
@@ -148,6 +176,13 @@ class HasId:
 
 
 @dataclass(frozen=True)
+class HasVector:
+    """The point has the named vector (:data:`DENSE_VECTOR` or :data:`SPARSE_VECTOR`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Filter:
     """All of ``must``, at least one of ``should`` (when any), none of ``must_not``."""
 
@@ -156,63 +191,206 @@ class Filter:
     must_not: tuple[Cond, ...] = field(default=())
 
 
-Cond = Match | MatchAny | Range | IsNull | HasId | Filter
+Cond = Match | MatchAny | Range | IsNull | HasId | HasVector | Filter
 
 
-def as_list(vector: npt.NDArray[np.float32] | list[float]) -> list[float]:
+def with_vector(flt: Filter | None, name: str, present: bool) -> Filter:
+    """``flt`` narrowed to the points that have (``present``) or lack the vector ``name``."""
+    base = flt or Filter()
+    if present:
+        return Filter(
+            must=(*base.must, HasVector(name)), should=base.should, must_not=base.must_not
+        )
+    return Filter(must=base.must, should=base.should, must_not=(*base.must_not, HasVector(name)))
+
+
+#: HNSW beam width of a dense search that is not exact.
+HNSW_EF = 256
+#: Seconds a "the IDF scope holds every sparse vector" answer is trusted without a write
+#: through this store object (another process writing the same store is not seen sooner).
+IDF_SCOPE_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: a dense channel, a sparse (BM25) channel, or both fused as ``fusion`` says.
+
+    ``prefetch``: candidates per channel before fusion. ``idf_scope``: BM25's IDF statistics
+    over these points only (e.g. one project's code), so what else shares the collection does
+    not move scores. ``fields``: the payload keys to return (all when ``None``). ``exact``:
+    dense search without HNSW (``None``: exact when filtered, as filtered HNSW loses recall).
+    """
+
+    dense: Vector | None = None
+    sparse: SparseVec | None = None
+    flt: Filter | None = None
+    limit: int = 10
+    prefetch: int = 50
+    fusion: Fusion = field(default_factory=Fusion)
+    idf_scope: Filter | None = None
+    fields: tuple[str, ...] | None = None
+    exact: bool | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel of a :class:`Query` as a backend runs it: nearest points to ``vector`` (a
+    dense list or a :class:`SparseVec`) in the vector ``using``."""
+
+    using: str
+    vector: list[float] | SparseVec
+    limit: int
+    exact: bool = False
+    #: sparse only: restrict IDF statistics to these points (``None``: the whole collection).
+    idf_corpus: Filter | None = None
+
+
+def as_list(vector: Vector) -> list[float]:
     if isinstance(vector, np.ndarray):
         return [float(x) for x in vector.astype(np.float32).ravel()]
     return [float(x) for x in vector]
 
 
 class MemoryStore(abc.ABC):
-    """One collection of points. All methods may raise :class:`StoreError`."""
+    """One collection of points. All methods may raise :class:`StoreError`; a damaged store
+    raises :class:`StoreDamagedError` on every path, never an empty answer."""
 
     def __init__(self, spec: CollectionSpec, *, read_only: bool) -> None:
         self.spec = spec
         self.read_only = read_only
+        #: Serialises writes made through this object.
+        self.write_lock = threading.RLock()
+        #: Bumped by every write through this object: a count cached with the generation it
+        #: was taken at is still right while the generation is unchanged.
+        self.generation = 0
+        #: Bumped only by writes that add or remove points (not by dense vectors filled in).
+        self.membership = 0
+        # repr(idf scope) -> (membership, monotonic time, whether the scope must be applied)
+        self._idf_needed: dict[str, tuple[int, float, bool]] = {}
 
     def _writable(self, action: str) -> None:
         if self.read_only:
             raise ReadOnlyStoreError(f"cannot {action}: the store is open read-only")
+
+    def _wrote(self, *, points: bool = True) -> None:
+        self.generation += 1
+        if points:
+            self.membership += 1
 
     @property
     @abc.abstractmethod
     def description(self) -> str:
         """Where the data lives, for messages (never includes credentials)."""
 
-    @abc.abstractmethod
-    def upsert(self, points: Sequence[PointIn]) -> None: ...
+    # ------------------------------------------------------------------ writes
 
-    @abc.abstractmethod
-    def delete_ids(self, ids: Sequence[str]) -> None: ...
+    def upsert(self, points: Sequence[PointIn]) -> None:
+        """Write points (replacing any with the same id)."""
+        self._writable("store points")
+        if not points:
+            return
+        for p in points:
+            if p.vector is None and p.sparse is None:
+                raise ValueError(f"point {p.id} has neither a dense nor a sparse vector")
+        with self.write_lock:
+            self._upsert(points)
+            self._wrote()
 
-    @abc.abstractmethod
-    def delete_where(self, flt: Filter) -> None: ...
+    def set_dense(self, ids: Sequence[str], vectors: Sequence[Vector]) -> int:
+        """Give existing points their dense vector; ids no longer in the store are skipped.
+        Returns how many were updated."""
+        self._writable("store vectors")
+        if not ids:
+            return 0
+        with self.write_lock:
+            alive = {h.id for h in self.get(list(ids))}
+            pairs = [(i, as_list(v)) for i, v in zip(ids, vectors, strict=True) if i in alive]
+            if pairs:
+                self._set_dense(pairs)
+                self._wrote(points=False)
+        return len(pairs)
 
-    @abc.abstractmethod
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        self._writable("delete points")
+        if ids:
+            with self.write_lock:
+                self._delete_ids(list(ids))
+                self._wrote()
+
+    def delete_where(self, flt: Filter) -> None:
+        self._writable("delete points")
+        with self.write_lock:
+            self._delete_where(flt)
+            self._wrote()
+
+    def optimize(self) -> bool:
+        """Build search indexes (HNSW) for what has been written; blocking. Returns whether
+        anything was rebuilt. A backend whose engine indexes on its own does nothing."""
+        self._writable("optimize")
+        with self.write_lock:
+            changed = self._optimize()
+            self._wrote(points=False)
+        return changed
+
+    # ------------------------------------------------------------------ reads
+
     def search(
-        self,
-        vector: npt.NDArray[np.float32] | list[float],
-        *,
-        limit: int,
-        flt: Filter | None = None,
-        exact: bool | None = None,
+        self, vector: Vector, *, limit: int, flt: Filter | None = None, exact: bool | None = None
     ) -> list[Hit]:
-        """Nearest points by cosine similarity. ``exact=None`` means exact whenever a filter is
-        given (filtered HNSW loses recall) and HNSW otherwise."""
+        """Nearest points by cosine similarity (see :attr:`Query.exact`)."""
+        return self.query(Query(dense=vector, flt=flt, limit=limit, exact=exact))
 
-    @abc.abstractmethod
-    def search_hybrid(
-        self,
-        vector: npt.NDArray[np.float32] | list[float],
-        sparse: SparseVec,
-        *,
-        limit: int,
-        flt: Filter | None = None,
-        prefetch: int = 50,
-    ) -> list[Hit]:
-        """Reciprocal-rank fusion of dense and ``bm25`` sparse search (needs ``spec.sparse``)."""
+    def query(self, q: Query) -> list[Hit]:
+        """Dense only, sparse only, or both fused as ``q.fusion`` says, best first."""
+        channels: list[Channel] = []
+        if q.dense is not None:
+            exact = q.flt is not None if q.exact is None else q.exact
+            channels.append(Channel(DENSE_VECTOR, as_list(q.dense), q.prefetch, exact=exact))
+        if q.sparse is not None and q.sparse.indices:
+            if not self.spec.sparse:
+                raise StoreError(f"collection {self.spec.name!r} has no sparse vectors")
+            corpus = self._idf_corpus(q.idf_scope) if q.idf_scope is not None else None
+            channels.append(Channel(SPARSE_VECTOR, q.sparse, q.prefetch, idf_corpus=corpus))
+        if not channels:
+            return []
+        if len(channels) == 1:
+            (alone,) = channels
+            return self._channel(
+                Channel(alone.using, alone.vector, q.limit, alone.exact, alone.idf_corpus),
+                q.flt,
+                q.fields,
+            )
+        if q.fusion.method == "score":
+            ranked_dense, ranked_lexical = self._channels(channels, q.flt)
+            fused = score_fusion(ranked_dense, ranked_lexical, q.fusion.weights, q.limit)
+            payloads = {h.id: h.payload for h in self._retrieve([i for i, _ in fused], q.fields)}
+            # A point deleted between the search and this read is left out.
+            return [Hit(i, payloads[i], s) for i, s in fused if i in payloads]
+        return self._fused(channels, q.flt, q.fusion, q.limit, q.fields)
+
+    def _idf_corpus(self, scope: Filter) -> Filter | None:
+        """``scope`` when BM25's IDF must be restricted to it, ``None`` when global statistics
+        give the same scores (every point with a sparse vector is inside the scope, i.e. one
+        project is indexed in this collection), which saves the engine a filtered count per
+        query term. Global statistics keep counting deleted points until their segment is
+        vacuumed, a small drift accepted for the speed. Checked with two counts, cached until
+        points are added or removed through this object (at most IDF_SCOPE_CACHE_SECONDS)."""
+        key = repr(scope)
+        now = time.monotonic()
+        cached = self._idf_needed.get(key)
+        if (
+            cached is not None
+            and cached[0] == self.membership
+            and now - cached[1] < IDF_SCOPE_CACHE_SECONDS
+        ):
+            needed = cached[2]
+        else:
+            membership = self.membership
+            total = self.count(with_vector(None, SPARSE_VECTOR, True))
+            inside = self.count(with_vector(scope, SPARSE_VECTOR, True))
+            needed = inside != total
+            self._idf_needed[key] = (membership, now, needed)
+        return scope if needed else None
 
     @abc.abstractmethod
     def scroll(
@@ -233,9 +411,56 @@ class MemoryStore(abc.ABC):
     @abc.abstractmethod
     def count(self, flt: Filter | None = None) -> int: ...
 
-    @abc.abstractmethod
     def get(self, ids: Sequence[str]) -> list[Hit]:
         """The points with these ids that exist, in the order given."""
+        if not ids:
+            return []
+        by_id = {h.id: h for h in self._retrieve(list(ids), None)}
+        return [by_id[i] for i in ids if i in by_id]
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    # ------------------------------------------------------------------ engine calls
+
+    @abc.abstractmethod
+    def _upsert(self, points: Sequence[PointIn]) -> None: ...
+
+    @abc.abstractmethod
+    def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None: ...
+
+    @abc.abstractmethod
+    def _delete_ids(self, ids: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    def _delete_where(self, flt: Filter) -> None: ...
+
+    def _optimize(self) -> bool:
+        return False
+
+    @abc.abstractmethod
+    def _channel(
+        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
+    ) -> list[Hit]:
+        """One channel's top ``channel.limit`` points with their payloads (``fields`` only)."""
+
+    @abc.abstractmethod
+    def _channels(
+        self, channels: Sequence[Channel], flt: Filter | None
+    ) -> list[list[tuple[str, float]]]:
+        """Each channel's candidates as (id, score), best first, in one round trip."""
+
+    @abc.abstractmethod
+    def _fused(
+        self,
+        channels: Sequence[Channel],
+        flt: Filter | None,
+        fusion: Fusion,
+        limit: int,
+        fields: tuple[str, ...] | None,
+    ) -> list[Hit]:
+        """The channels fused inside the engine (``rrf`` with weights and k, or ``dbsf``)."""
+
+    @abc.abstractmethod
+    def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
+        """The points with these ids that exist, in any order."""

@@ -30,17 +30,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
 import qdrant_edge as qe
 
 from codeloci.store.base import (
     DENSE_VECTOR,
+    HNSW_EF,
     SPARSE_VECTOR,
+    Channel,
     CollectionSpec,
     Cond,
     Filter,
+    Fusion,
     HasId,
+    HasVector,
     Hit,
     IsNull,
     Match,
@@ -58,9 +60,6 @@ from codeloci.store.lock import DirLock
 __all__ = ["EmbeddedStore"]
 
 log = logging.getLogger(__name__)
-
-#: HNSW beam width for unfiltered queries (filtered ones run exact).
-HNSW_EF = 256
 
 _T = TypeVar("_T")
 
@@ -87,6 +86,8 @@ def _cond(c: Cond) -> Any:
         return qe.Filter(should=[qe.IsNullCondition(c.key), qe.IsEmptyCondition(c.key)])
     if isinstance(c, HasId):
         return qe.HasIdCondition({uuid.UUID(i) for i in c.ids})
+    if isinstance(c, HasVector):
+        return qe.HasVectorCondition(c.name)
     return _filter(c)
 
 
@@ -97,6 +98,33 @@ def _filter(f: Filter | None) -> Any:
         must=[_cond(c) for c in f.must] or None,
         should=[_cond(c) for c in f.should] or None,
         must_not=[_cond(c) for c in f.must_not] or None,
+    )
+
+
+def _payload(fields: tuple[str, ...] | None) -> Any:
+    """Which payload keys to read: converting a whole payload to Python costs more than the
+    search at 100k points, so searches name the keys they show."""
+    return True if fields is None else qe.PayloadSelector.Include(list(fields))
+
+
+def _vector(channel: Channel) -> Any:
+    v = channel.vector
+    return qe.SparseVector(v.indices, v.values) if isinstance(v, SparseVec) else v
+
+
+def _request(channel: Channel, flt: Filter | None, with_payload: Any) -> Any:
+    """The engine request of one channel."""
+    if isinstance(channel.vector, SparseVec):
+        corpus = channel.idf_corpus
+        params = qe.SearchParams(idf=qe.IdfParams(corpus=_filter(corpus))) if corpus else None
+    else:
+        params = qe.SearchParams(exact=True) if channel.exact else qe.SearchParams(hnsw_ef=HNSW_EF)
+    return qe.QueryRequest(
+        limit=channel.limit,
+        query=qe.Query.Nearest(_vector(channel), using=channel.using),
+        filter=_filter(flt),
+        params=params,
+        with_payload=with_payload,
     )
 
 
@@ -227,83 +255,81 @@ class EmbeddedStore(MemoryStore):
         except Exception as exc:
             raise StoreError(f"store update failed: {exc}") from exc
 
-    def upsert(self, points: Sequence[PointIn]) -> None:
-        self._writable("store points")
-        if not points:
-            return
+    def _upsert(self, points: Sequence[PointIn]) -> None:
         built = []
         for p in points:
-            vector: dict[str, Any] = {DENSE_VECTOR: as_list(p.vector)}
+            vector: dict[str, Any] = {}
+            if p.vector is not None:
+                vector[DENSE_VECTOR] = as_list(p.vector)
             if p.sparse is not None:
                 vector[SPARSE_VECTOR] = qe.SparseVector(p.sparse.indices, p.sparse.values)
-            built.append(qe.Point(p.id, vector, p.payload))
+            built.append(qe.Point(uuid.UUID(p.id), vector, p.payload))
         self._run(qe.UpdateOperation.upsert_points(built))
 
-    def delete_ids(self, ids: Sequence[str]) -> None:
-        self._writable("delete points")
-        if ids:
-            self._run(qe.UpdateOperation.delete_points([uuid.UUID(i) for i in ids]))
+    def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None:
+        updates = [qe.PointVectors(uuid.UUID(i), {DENSE_VECTOR: v}) for i, v in pairs]
+        self._run(qe.UpdateOperation.update_vectors(updates))
 
-    def delete_where(self, flt: Filter) -> None:
-        self._writable("delete points")
+    def _delete_ids(self, ids: list[str]) -> None:
+        self._run(qe.UpdateOperation.delete_points([uuid.UUID(i) for i in ids]))
+
+    def _delete_where(self, flt: Filter) -> None:
         self._run(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
 
-    def _params(self, flt: Filter | None, exact: bool | None) -> Any:
-        if exact is None:
-            exact = flt is not None
-        return qe.SearchParams(exact=True) if exact else qe.SearchParams(hnsw_ef=HNSW_EF)
+    def _optimize(self) -> bool:
+        """qdrant-edge's optimizers: segments above its indexing threshold (about 10 MB of
+        vectors) get their HNSW graph; until then dense search scans them. Holds the GIL for
+        the whole build, so only a command-line run calls it, never a server that must keep
+        answering."""
+        try:
+            return bool(self._shard.optimize())
+        except Exception as exc:
+            raise StoreError(f"optimizing the store failed: {exc}") from exc
 
-    def search(
-        self,
-        vector: npt.NDArray[np.float32] | list[float],
-        *,
-        limit: int,
-        flt: Filter | None = None,
-        exact: bool | None = None,
+    def _channel(
+        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
     ) -> list[Hit]:
+        request = _request(channel, flt, _payload(fields))
+        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
+
+    def _channels(
+        self, channels: Sequence[Channel], flt: Filter | None
+    ) -> list[list[tuple[str, float]]]:
+        batch = qe.QueryBatchRequest([_request(c, flt, False) for c in channels])
+        answers = self._read("a search", lambda: self._shard.query_batch(batch))
+        return [[(str(p.id), float(p.score)) for p in points] for points in answers]
+
+    def _fused(
+        self,
+        channels: Sequence[Channel],
+        flt: Filter | None,
+        fusion: Fusion,
+        limit: int,
+        fields: tuple[str, ...] | None,
+    ) -> list[Hit]:
+        prefetches = []
+        for c in channels:
+            r = _request(c, flt, False)
+            prefetches.append(
+                qe.Prefetch(limit=c.limit, query=r.query, filter=r.filter, params=r.params)
+            )
+        method: Any = (  # the stub types Fusion's variants apart from Fusion
+            qe.Fusion.Dbsf()
+            if fusion.method == "dbsf"
+            else qe.Fusion.Rrf(k=fusion.k, weights=list(fusion.weights))
+        )
         request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(as_list(vector), using=DENSE_VECTOR),
-            filter=_filter(flt),
-            with_payload=True,
-            params=self._params(flt, exact),
+            limit=limit, prefetches=prefetches, query=method, with_payload=_payload(fields)
         )
         return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
 
-    def search_hybrid(
-        self,
-        vector: npt.NDArray[np.float32] | list[float],
-        sparse: SparseVec,
-        *,
-        limit: int,
-        flt: Filter | None = None,
-        prefetch: int = 50,
-    ) -> list[Hit]:
-        if not self.spec.sparse:
-            raise StoreError(f"collection {self.spec.name!r} has no sparse vectors")
-        qfilter = _filter(flt)
-        params = self._params(flt, None)
-        request = qe.QueryRequest(
-            limit=limit,
-            prefetches=[
-                qe.Prefetch(
-                    limit=prefetch,
-                    query=qe.Query.Nearest(as_list(vector), using=DENSE_VECTOR),
-                    filter=qfilter,
-                    params=params,
-                ),
-                qe.Prefetch(
-                    limit=prefetch,
-                    query=qe.Query.Nearest(
-                        qe.SparseVector(sparse.indices, sparse.values), using=SPARSE_VECTOR
-                    ),
-                    filter=qfilter,
-                ),
-            ],
-            query=qe.Fusion.Rrf(k=60),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
-            with_payload=True,
+    def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
+        keys = [uuid.UUID(i) for i in ids]
+        records = self._read(
+            "a lookup by id",
+            lambda: self._shard.retrieve(keys, with_payload=_payload(fields), with_vector=False),
         )
-        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
+        return [_hit(r) for r in records]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
@@ -320,17 +346,6 @@ class EmbeddedStore(MemoryStore):
     def count(self, flt: Filter | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_filter(flt))
         return int(self._read("a count", lambda: self._shard.count(request)))
-
-    def get(self, ids: Sequence[str]) -> list[Hit]:
-        if not ids:
-            return []
-        keys = [uuid.UUID(i) for i in ids]
-        records = self._read(
-            "a lookup by id",
-            lambda: self._shard.retrieve(keys, with_payload=True, with_vector=False),
-        )
-        by_id = {str(r.id): _hit(r) for r in records}
-        return [by_id[i] for i in ids if i in by_id]
 
     def close(self) -> None:
         shard = getattr(self, "_shard", None)

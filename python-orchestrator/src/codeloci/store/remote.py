@@ -1,7 +1,11 @@
 """The server backend: a Qdrant server through ``qdrant-client`` (``QDRANT_URL``).
 
 Collections are named ``codeloci_<name>`` and carry the embedder name and dimension in the
-collection's metadata. Tests run this code path against ``QdrantClient(":memory:")``.
+collection's metadata. Everything the embedded backend does, this one does too, through the
+shared :class:`~codeloci.store.base.MemoryStore` logic: points written lexical-first and their
+dense vector set later, score fusion, field selection, BM25 IDF restricted to one project. The
+test suite runs it against a real Qdrant server when ``QDRANT_BIN`` or ``QDRANT_URL`` is set,
+else against qdrant-client's in-process local mode (``QDRANT_URL=:memory:``).
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from codeloci.store.base import (
     DENSE_VECTOR,
+    HNSW_EF,
     SPARSE_VECTOR,
+    Channel,
+    CollectionMissingError,
     CollectionSpec,
     Cond,
     Filter,
+    Fusion,
     HasId,
+    HasVector,
     Hit,
     IsNull,
     Match,
@@ -37,8 +44,6 @@ from codeloci.store.base import (
 __all__ = ["RemoteStore"]
 
 log = logging.getLogger(__name__)
-
-HNSW_EF = 256
 
 
 def _cond(c: Cond) -> Any:
@@ -57,6 +62,8 @@ def _cond(c: Cond) -> Any:
         )
     if isinstance(c, HasId):
         return qm.HasIdCondition(has_id=list(c.ids))
+    if isinstance(c, HasVector):
+        return qm.HasVectorCondition(has_vector=c.name)
     return _filter(c)
 
 
@@ -67,6 +74,40 @@ def _filter(f: Filter | None) -> qm.Filter | None:
         must=[_cond(c) for c in f.must] or None,
         should=[_cond(c) for c in f.should] or None,
         must_not=[_cond(c) for c in f.must_not] or None,
+    )
+
+
+def _payload(fields: tuple[str, ...] | None) -> Any:
+    return True if fields is None else list(fields)
+
+
+def _search(channel: Channel, flt: Filter | None) -> qm.Prefetch:
+    """One channel as a Query API stage (a prefetch, or the fields of a request)."""
+    v = channel.vector
+    if isinstance(v, SparseVec):
+        query: Any = qm.SparseVector(indices=v.indices, values=v.values)
+        corpus = _filter(channel.idf_corpus)
+        params = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=corpus)) if corpus else None
+    else:
+        query = v
+        params = qm.SearchParams(exact=True) if channel.exact else qm.SearchParams(hnsw_ef=HNSW_EF)
+    return qm.Prefetch(
+        query=query,
+        using=channel.using,
+        filter=_filter(flt),
+        params=params,
+        limit=channel.limit,
+    )
+
+
+def _request(stage: qm.Prefetch, with_payload: Any) -> qm.QueryRequest:
+    return qm.QueryRequest(
+        query=stage.query,
+        using=stage.using,
+        filter=stage.filter,
+        params=stage.params,
+        limit=stage.limit,
+        with_payload=with_payload,
     )
 
 
@@ -91,37 +132,53 @@ class RemoteStore(MemoryStore):
         self._client = client
         self.collection = f"codeloci_{spec.name}"
         self._location = location
-        try:
-            exists = client.collection_exists(self.collection)
-        except Exception as exc:
-            raise StoreError(f"cannot reach {location}: {exc}") from exc
-        if exists:
-            info = client.get_collection(self.collection)
-            spec.check(
-                dict(info.config.metadata or {}), f"collection {self.collection!r} on {location}"
+        exists = self._call("reach the server", client.collection_exists, self.collection)
+        if not exists and read_only:
+            raise CollectionMissingError(
+                f"collection {self.collection!r} does not exist on {location} and this codeloci "
+                "is read-only; run codeloci once without --read-only to create it"
             )
-        elif read_only:
-            raise StoreError(
-                f"collection {self.collection!r} does not exist on {location} and the server is "
-                "read-only; start once without --read-only to create it"
-            )
-        else:
-            client.create_collection(
-                self.collection,
-                vectors_config={
-                    DENSE_VECTOR: qm.VectorParams(size=spec.dim, distance=qm.Distance.COSINE)
-                },
-                sparse_vectors_config=(
-                    {SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)}
-                    if spec.sparse
-                    else None
-                ),
-                metadata=spec.metadata(),
-            )
-            for name in spec.keyword_fields:
-                client.create_payload_index(self.collection, name, qm.PayloadSchemaType.KEYWORD)
-            for name in spec.float_fields:
-                client.create_payload_index(self.collection, name, qm.PayloadSchemaType.FLOAT)
+        if not exists:
+            try:
+                self._create()
+            except StoreError:
+                # Another codeloci may have created it at the same moment: use theirs.
+                if not self._call("reach the server", client.collection_exists, self.collection):
+                    raise
+        info = self._call("read the collection", client.get_collection, self.collection)
+        spec.check(
+            dict(info.config.metadata or {}), f"collection {self.collection!r} on {location}"
+        )
+
+    def _create(self) -> None:
+        spec, client = self.spec, self._client
+        self._call(
+            "create the collection",
+            client.create_collection,
+            self.collection,
+            vectors_config={
+                DENSE_VECTOR: qm.VectorParams(size=spec.dim, distance=qm.Distance.COSINE)
+            },
+            sparse_vectors_config=(
+                {SPARSE_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)}
+                if spec.sparse
+                else None
+            ),
+            metadata=spec.metadata(),
+        )
+        for names, schema in (
+            (spec.keyword_fields, qm.PayloadSchemaType.KEYWORD),
+            (spec.float_fields, qm.PayloadSchemaType.FLOAT),
+        ):
+            for name in names:
+                self._call(
+                    "index a payload field",
+                    client.create_payload_index,
+                    self.collection,
+                    name,
+                    schema,
+                    wait=True,
+                )
 
     @classmethod
     def connect(
@@ -146,105 +203,115 @@ class RemoteStore(MemoryStore):
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"{what} failed on {self._location}: {exc}") from exc
+            raise StoreError(
+                f"cannot {what}: {self._location} answered {type(exc).__name__}: {exc}; check "
+                "that the server is up and that QDRANT_URL and QDRANT_API_KEY are right"
+            ) from exc
 
-    def upsert(self, points: Sequence[PointIn]) -> None:
-        self._writable("store points")
-        if not points:
-            return
+    def _upsert(self, points: Sequence[PointIn]) -> None:
         structs = []
         for p in points:
-            vector: dict[str, Any] = {DENSE_VECTOR: as_list(p.vector)}
+            vector: dict[str, Any] = {}
+            if p.vector is not None:
+                vector[DENSE_VECTOR] = as_list(p.vector)
             if p.sparse is not None:
                 vector[SPARSE_VECTOR] = qm.SparseVector(
                     indices=p.sparse.indices, values=p.sparse.values
                 )
             structs.append(qm.PointStruct(id=p.id, vector=vector, payload=p.payload))
-        self._call("upsert", self._client.upsert, self.collection, points=structs, wait=True)
+        self._call("store points", self._client.upsert, self.collection, points=structs, wait=True)
 
-    def delete_ids(self, ids: Sequence[str]) -> None:
-        self._writable("delete points")
-        if ids:
-            selector = qm.PointIdsList(points=list(ids))
-            self._call(
-                "delete", self._client.delete, self.collection, points_selector=selector, wait=True
-            )
-
-    def delete_where(self, flt: Filter) -> None:
-        self._writable("delete points")
-        selector = qm.FilterSelector(filter=_filter(flt) or qm.Filter())
+    def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None:
+        vectors = [qm.PointVectors(id=i, vector={DENSE_VECTOR: v}) for i, v in pairs]
         self._call(
-            "delete", self._client.delete, self.collection, points_selector=selector, wait=True
+            "store vectors", self._client.update_vectors, self.collection, vectors, wait=True
         )
 
-    def _params(self, flt: Filter | None, exact: bool | None) -> qm.SearchParams:
-        if exact is None:
-            exact = flt is not None
-        return qm.SearchParams(exact=True) if exact else qm.SearchParams(hnsw_ef=HNSW_EF)
+    def _delete_ids(self, ids: list[str]) -> None:
+        selector = qm.PointIdsList(points=list(ids))
+        self._call(
+            "delete points",
+            self._client.delete,
+            self.collection,
+            points_selector=selector,
+            wait=True,
+        )
 
-    def search(
-        self,
-        vector: npt.NDArray[np.float32] | list[float],
-        *,
-        limit: int,
-        flt: Filter | None = None,
-        exact: bool | None = None,
+    def _delete_where(self, flt: Filter) -> None:
+        selector = qm.FilterSelector(filter=_filter(flt) or qm.Filter())
+        self._call(
+            "delete points",
+            self._client.delete,
+            self.collection,
+            points_selector=selector,
+            wait=True,
+        )
+
+    def _channel(
+        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
     ) -> list[Hit]:
+        stage = _search(channel, flt)
         result = self._call(
             "search",
             self._client.query_points,
             self.collection,
-            query=as_list(vector),
-            using=DENSE_VECTOR,
-            query_filter=_filter(flt),
-            limit=limit,
-            with_payload=True,
-            search_params=self._params(flt, exact),
+            query=stage.query,
+            using=stage.using,
+            query_filter=stage.filter,
+            search_params=stage.params,
+            limit=stage.limit,
+            with_payload=_payload(fields),
         )
         return [_hit(p) for p in result.points]
 
-    def search_hybrid(
+    def _channels(
+        self, channels: Sequence[Channel], flt: Filter | None
+    ) -> list[list[tuple[str, float]]]:
+        requests = [_request(_search(c, flt), False) for c in channels]
+        answers = self._call(
+            "search", self._client.query_batch_points, self.collection, requests=requests
+        )
+        return [[(str(p.id), float(p.score)) for p in a.points] for a in answers]
+
+    def _fused(
         self,
-        vector: npt.NDArray[np.float32] | list[float],
-        sparse: SparseVec,
-        *,
+        channels: Sequence[Channel],
+        flt: Filter | None,
+        fusion: Fusion,
         limit: int,
-        flt: Filter | None = None,
-        prefetch: int = 50,
+        fields: tuple[str, ...] | None,
     ) -> list[Hit]:
-        if not self.spec.sparse:
-            raise StoreError(f"collection {self.spec.name!r} has no sparse vectors")
-        qfilter = _filter(flt)
+        method: Any = (
+            qm.FusionQuery(fusion=qm.Fusion.DBSF)
+            if fusion.method == "dbsf"
+            else qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=list(fusion.weights)))
+        )
         result = self._call(
-            "hybrid search",
+            "search",
             self._client.query_points,
             self.collection,
-            prefetch=[
-                qm.Prefetch(
-                    query=as_list(vector),
-                    using=DENSE_VECTOR,
-                    filter=qfilter,
-                    limit=prefetch,
-                    params=self._params(flt, None),
-                ),
-                qm.Prefetch(
-                    query=qm.SparseVector(indices=sparse.indices, values=sparse.values),
-                    using=SPARSE_VECTOR,
-                    filter=qfilter,
-                    limit=prefetch,
-                ),
-            ],
-            query=qm.FusionQuery(fusion=qm.Fusion.RRF),
+            prefetch=[_search(c, flt) for c in channels],
+            query=method,
             limit=limit,
-            with_payload=True,
+            with_payload=_payload(fields),
         )
         return [_hit(p) for p in result.points]
+
+    def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
+        records = self._call(
+            "read points",
+            self._client.retrieve,
+            self.collection,
+            ids=ids,
+            with_payload=_payload(fields),
+        )
+        return [_hit(r) for r in records]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
     ) -> tuple[list[Hit], str | None]:
         records, next_offset = self._call(
-            "scroll",
+            "read points",
             self._client.scroll,
             self.collection,
             scroll_filter=_filter(flt),
@@ -256,18 +323,13 @@ class RemoteStore(MemoryStore):
 
     def count(self, flt: Filter | None = None) -> int:
         result = self._call(
-            "count", self._client.count, self.collection, count_filter=_filter(flt), exact=True
+            "count points",
+            self._client.count,
+            self.collection,
+            count_filter=_filter(flt),
+            exact=True,
         )
         return int(result.count)
-
-    def get(self, ids: Sequence[str]) -> list[Hit]:
-        if not ids:
-            return []
-        records = self._call(
-            "retrieve", self._client.retrieve, self.collection, ids=list(ids), with_payload=True
-        )
-        by_id = {str(r.id): _hit(r) for r in records}
-        return [by_id[i] for i in ids if i in by_id]
 
     def close(self) -> None:
         self._client.close()

@@ -1,15 +1,17 @@
 """How a hybrid query's dense and lexical candidate lists become one ranking.
 
-Three methods, compared by ``python -m codeloci.indexing.evaluate`` (see BENCHMARKS.md):
+Three methods, compared by ``just eval`` (see BENCHMARKS.md); every backend runs the same
+three, so a query ranks the same on the embedded engine and on a Qdrant server:
 
 - ``rrf``: weighted reciprocal rank, each channel adds ``weight / (k + rank)``; run inside
-  Qdrant (Query API prefetches + ``Fusion.Rrf``).
+  Qdrant (Query API prefetches + weighted RRF).
 - ``dbsf``: Qdrant's distribution-based score fusion (scores rescaled by their mean ± 3
   standard deviations, then summed; a candidate one channel did not return gets nothing from
   it); run inside Qdrant, which takes no weights for it.
-- ``score``: :func:`score_fusion` here, on the two candidate lists Qdrant returns. Unlike
-  ``dbsf`` a candidate missing from one channel gets that channel's lowest score rather than
-  nothing, so a strong match in one channel is not buried under weak matches in both.
+- ``score``: :func:`score_fusion` here (shared by the backends), on the two candidate lists
+  Qdrant returns in one batch. Unlike ``dbsf`` a candidate missing from one channel gets that
+  channel's lowest score rather than nothing, so a strong match in one channel is not buried
+  under weak matches in both.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeloci.indexing.fusion import score_fusion
+from codeloci.store.fusion import score_fusion
 
 
 def ids(ranked: list[tuple[str, float]]) -> list[str]:

@@ -199,6 +199,10 @@ def _hit(i: int, chars: int) -> MemoryHit:
 def test_apply_budget() -> None:
     hits = [_hit(0, 400), _hit(1, 4000), _hit(2, 40)]  # 140, 1040, 50 tokens with overhead
     kept, used, omitted = apply_budget(hits, 200)
-    assert [h.id for h in kept] == ["0", "2"] and used == 190 and omitted == 1
+    # the first that does not fit becomes a snippet (20 tokens are left); the rest is omitted
+    assert [h.id for h in kept] == ["0", "1"] and used == 200 and omitted == 1
+    assert not kept[0].truncated and kept[1].truncated and len(kept[1].content) == 80
+    kept, used, omitted = apply_budget(hits, 150)  # 10 - 40 tokens left: no snippet
+    assert [h.id for h in kept] == ["0"] and used == 140 and omitted == 2
     kept, used, omitted = apply_budget([_hit(0, 4000)], 100)
-    assert kept[0].content_truncated and len(kept[0].content) == 240 and used == 100
+    assert kept[0].truncated and len(kept[0].content) == 240 and used == 100

@@ -132,9 +132,3 @@ def test_walk_detects_unbounded_models() -> None:
     problems: list[str] = []
     _walk(Loose.model_json_schema(), "Loose", problems)
     assert len(problems) == 3
-
-
-def test_estimate_tokens() -> None:
-    assert models.estimate_tokens("") == 0
-    assert models.estimate_tokens("abcd") == 1
-    assert models.estimate_tokens("abcde") == 2

@@ -422,7 +422,7 @@ async def test_token_budget_trims_results(
         assert len(some["results"]) == 2 and some["omitted"] == 1
         assert some["tokens_used"] <= 600
         tiny = await srv.ok("memory_find", {"query": "databases", "token_budget": 100})
-        assert len(tiny["results"]) == 1 and tiny["results"][0]["content_truncated"] is True
+        assert len(tiny["results"]) == 1 and tiny["results"][0]["truncated"] is True
         assert len(tiny["results"][0]["content"]) == (100 - 40) * 4
 
 

@@ -40,7 +40,7 @@ INDEX_TOOLS = {"index_repository", "code_search", "index_status"}
 #: (query by description, file, function it must find). The wording avoids the function's name.
 CODE_QUERIES = [
     ("locate the codeloci-ast executable to launch", "config.py", "find_rust_server"),
-    ("approximate how many tokens a piece of text costs", "models.py", "estimate_tokens"),
+    ("approximate how many tokens a piece of text costs", "budget.py", "estimate_tokens"),
 ]
 
 
@@ -58,7 +58,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES, root)
     (root / "orchestrator").mkdir()
-    for name in ("config.py", "models.py"):
+    for name in ("config.py", "models.py", "budget.py"):
         shutil.copy2(ORCHESTRATOR_SRC / name, root / "orchestrator" / name)
     for _, file, symbol in CODE_QUERIES:
         text = (root / "orchestrator" / file).read_text()

@@ -9,10 +9,10 @@ Scopes, enforced on every read and write by a mandatory store filter:
   with an expiry (default: the session TTL). Expired memories never match (the filter requires
   ``expires_at_ts > now``) and are purged at start-up and on every write.
 
-Results are trimmed to a token budget: each result costs ``estimate_tokens(content)`` plus
-:data:`RESULT_OVERHEAD_TOKENS` for its metadata; results that do not fit are dropped (counted
-in ``omitted``), except that a first result larger than the whole budget is cut to fit and
-marked ``content_truncated``. The service is synchronous; the server runs it in a worker thread.
+Results are trimmed to a token budget as every searching tool's are
+(:func:`codeloci.budget.fit_to_budget`): whole while they fit, then the first that does not
+becomes a snippet marked ``truncated`` and the rest are counted in ``omitted``. The service is
+synchronous; the server runs it in a worker thread.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codeloci import secrets
+from codeloci.budget import fit_to_budget
 from codeloci.embedder import Embedder
 from codeloci.models import (
-    CHARS_PER_TOKEN,
     CONTEXT_LEVELS,
     MAX_CONTENT_CHARS,
     MAX_PATH_CHARS,
@@ -48,7 +48,6 @@ from codeloci.models import (
     RetrieveSessionInput,
     Source,
     StoreResult,
-    estimate_tokens,
 )
 from codeloci.store import (
     CollectionSpec,
@@ -64,7 +63,6 @@ from codeloci.store import (
 
 __all__ = [
     "MEMORY_COLLECTION",
-    "RESULT_OVERHEAD_TOKENS",
     "MemoryRequestError",
     "MemoryService",
     "memory_collection_spec",
@@ -73,8 +71,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MEMORY_COLLECTION = "memory"
-#: Tokens charged per result for its id, level, kind, tags, source and timestamps.
-RESULT_OVERHEAD_TOKENS = 40
 #: Most memories fetched to sort by recency when a retrieve_* call has no query.
 RECENT_SCAN_LIMIT = 2000
 #: Most memories a single delete-by-filter may remove.
@@ -182,20 +178,16 @@ class _Scrubber:
 
 
 def apply_budget(hits: list[MemoryHit], budget: int) -> tuple[list[MemoryHit], int, int]:
-    """Keep hits in rank order while they fit ``budget``; returns (kept, tokens used, omitted)."""
-    kept: list[MemoryHit] = []
-    used = 0
-    for hit in hits:
-        cost = estimate_tokens(hit.content) + RESULT_OVERHEAD_TOKENS
-        if used + cost <= budget:
-            kept.append(hit)
-            used += cost
-        elif not kept and budget > RESULT_OVERHEAD_TOKENS:
-            chars = (budget - RESULT_OVERHEAD_TOKENS) * CHARS_PER_TOKEN
-            cut = hit.model_copy(update={"content": hit.content[:chars], "content_truncated": True})
-            kept.append(cut)
-            used += estimate_tokens(cut.content) + RESULT_OVERHEAD_TOKENS
-    return kept, used, len(hits) - len(kept)
+    """``hits`` trimmed to ``budget`` (:func:`codeloci.budget.fit_to_budget`); returns (kept,
+    tokens used, omitted)."""
+    trimmed = fit_to_budget(hits, budget, lambda hit: hit.content)
+    kept = [
+        f.item.model_copy(update={"content": f.content, "truncated": True})
+        if f.truncated
+        else f.item
+        for f in trimmed.kept
+    ]
+    return kept, trimmed.used, trimmed.omitted
 
 
 class MemoryService:

@@ -22,20 +22,19 @@ constant                       value    bounds
 ``MAX_TOOL_NAME_CHARS``        128      characters per recent tool name
 =============================  =======  ====================================================
 
-Token counts are estimated as ``ceil(characters / CHARS_PER_TOKEN)`` with ``CHARS_PER_TOKEN = 4``
-(close for English prose and code under BPE tokenizers; no tokenizer is run).
+Token counts and how results are cut to a token budget: :mod:`codeloci.budget`.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from codeloci.budget import CHARS_PER_TOKEN
+
 __all__ = [
-    "CHARS_PER_TOKEN",
     "CONTEXT_LEVELS",
     "DEFAULT_K",
     "DEFAULT_PAGE",
@@ -78,7 +77,6 @@ __all__ = [
     "RetrieveSessionInput",
     "Source",
     "StoreResult",
-    "estimate_tokens",
     "memory_unit_json_schema",
 ]
 
@@ -102,7 +100,6 @@ MAX_CURSOR_CHARS = 64
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 30 * 24 * 3600
 MAX_LINE = 10_000_000
-CHARS_PER_TOKEN = 4
 MAX_RECENT_TOOLS = 32
 MAX_TOOL_NAME_CHARS = 128
 
@@ -146,11 +143,6 @@ Kinds = Annotated[list[Kind], Field(min_length=1, max_length=len(KINDS))]
 TtlSeconds = Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)]
 K = Annotated[int, Field(ge=1, le=MAX_K)]
 TokenBudget = Annotated[int, Field(ge=MIN_TOKEN_BUDGET, le=MAX_TOKEN_BUDGET)]
-
-
-def estimate_tokens(text: str) -> int:
-    """Approximate token count: ``ceil(len(text) / CHARS_PER_TOKEN)``."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 class _Strict(BaseModel):
@@ -334,7 +326,8 @@ class _SearchCommon(GatedSearch):
     token_budget: TokenBudget = Field(
         default=DEFAULT_TOKEN_BUDGET,
         description=f"Approximate tokens (1 token ~ {CHARS_PER_TOKEN} characters) for all "
-        "returned content; results past it are dropped, a lone oversized one is cut.",
+        "returned results: the first one that does not fit is cut to a snippet (truncated: "
+        "true), those after it are dropped.",
     )
 
 
@@ -432,7 +425,9 @@ class MemoryHit(BaseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None
-    content_truncated: bool = False
+    truncated: bool = Field(
+        default=False, description="content is a snippet: the memory did not fit the budget."
+    )
 
 
 class FindResult(BaseModel):

@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from codeloci.budget import RESULT_OVERHEAD_TOKENS, fit_to_budget
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
 from codeloci.indexing.points import code_filter, kind_tag, language_tag
 from codeloci.indexing.text import is_identifier_query, last_name, sparse_query
-from codeloci.models import estimate_tokens
 from codeloci.store import (
     DENSE_VECTOR,
     Cond,
@@ -72,8 +72,6 @@ SEARCH_FIELDS = (
     "path", "start_line", "end_line", "symbol", "chunk_kind", "language", "signature",
     "content", "content_hash", "file_size", "file_mtime_ns",
 )  # fmt: skip
-#: Tokens charged per result for its path, lines, symbol and other fields.
-RESULT_OVERHEAD_TOKENS = 30
 #: Candidates per channel before fusion, as a multiple of the k asked for (at least
 #: PREFETCH_MIN, and at least as many as are fetched after fusion). The evaluation measures
 #: this same depth: score fusion normalises over it.
@@ -82,7 +80,6 @@ PREFETCH_MIN = 50
 #: With a path glob the store cannot filter on, fetch this many times k and filter here.
 GLOB_OVERFETCH = 10
 MAX_FETCH = 500
-MIN_SNIPPET_TOKENS = 20
 #: Seconds a project's pending-embedding count is reused between searches (it costs a scan:
 #: 14 ms at 155k chunks) while the store is being written; with no write through the code
 #: operations since it was taken it is reused for up to PENDING_IDLE_SECONDS.
@@ -117,14 +114,6 @@ def _names(hit: Hit, query: str) -> bool:
     return bool(name) and any(
         name in str(p.get(key) or "").lower() for key in ("symbol", "signature", "content")
     )
-
-
-def _snippet(content: str, tokens: int) -> str:
-    chars = max(0, tokens) * 4
-    cut = content[:chars]
-    if "\n" in cut and len(cut) < len(content):
-        cut = cut[: cut.rfind("\n") + 1]
-    return cut
 
 
 class CodeSearcher:
@@ -210,10 +199,8 @@ class CodeSearcher:
         root = Path(root).resolve()
         limit = inp.k * GLOB_OVERFETCH if inp.path_glob else inp.k * 2
         hits = self.raw(root, inp, min(MAX_FETCH, limit))
-        results: list[CodeHit] = []
+        ranked: list[Hit] = []
         seen: set[str] = set()
-        used = omitted = taken = 0
-        exhausted = False
         for hit in hits:
             p = hit.payload
             if inp.path_glob and not fnmatch.fnmatchcase(str(p["path"]), inp.path_glob):
@@ -222,45 +209,34 @@ class CodeSearcher:
             if key in seen:
                 continue
             seen.add(key)
-            if taken >= inp.k:
+            ranked.append(hit)
+            if len(ranked) >= inp.k:
                 break
-            taken += 1
-            if exhausted:
-                omitted += 1
-                continue
-            content = str(p.get("content") or "")
-            cost = estimate_tokens(content) + RESULT_OVERHEAD_TOKENS
-            truncated = False
-            if used + cost > inp.token_budget:
-                room = inp.token_budget - used - RESULT_OVERHEAD_TOKENS
-                exhausted = True
-                if room < MIN_SNIPPET_TOKENS:
-                    omitted += 1
-                    continue
-                content = _snippet(content, room)
-                cost = estimate_tokens(content) + RESULT_OVERHEAD_TOKENS
-                truncated = True
-            used += cost
-            results.append(
-                CodeHit(
-                    path=str(p["path"]),
-                    start_line=int(p["start_line"]),
-                    end_line=int(p["end_line"]),
-                    symbol=p.get("symbol"),
-                    kind=str(p.get("chunk_kind") or "code"),
-                    language=str(p.get("language") or "text"),
-                    signature=p.get("signature"),
-                    score=round(hit.score, 6),
-                    content=content,
-                    truncated=truncated,
-                    stale=is_stale(root, p),
-                )
+        trimmed = fit_to_budget(
+            ranked, inp.token_budget, lambda hit: str(hit.payload.get("content") or "")
+        )
+        results = [
+            CodeHit(
+                path=str(p["path"]),
+                start_line=int(p["start_line"]),
+                end_line=int(p["end_line"]),
+                symbol=p.get("symbol"),
+                kind=str(p.get("chunk_kind") or "code"),
+                language=str(p.get("language") or "text"),
+                signature=p.get("signature"),
+                score=round(f.item.score, 6),
+                content=f.content,
+                truncated=f.truncated,
+                stale=is_stale(root, p),
             )
+            for f in trimmed.kept
+            for p in (f.item.payload,)
+        ]
         pending = self.pending(project_id_for(root))
         return CodeSearchResult(
             results=results,
-            tokens_used=used,
+            tokens_used=trimmed.used,
             token_budget=inp.token_budget,
-            omitted=omitted,
+            omitted=trimmed.omitted,
             pending=pending,
         )

@@ -7,11 +7,50 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from backends import BACKENDS, QdrantTarget, qdrant_target
 
 from codeloci.config import find_rust_server
 from codeloci.embedder import MiniLMEmbedder
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+_TARGET: QdrantTarget | None = None
+
+
+def _target() -> QdrantTarget:
+    global _TARGET
+    if _TARGET is None:
+        _TARGET = qdrant_target()
+    return _TARGET
+
+
+def pytest_report_header() -> str:
+    return f"store backends: embedded (qdrant-edge) and server = {_target().how}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"server store backend ran against: {_target().how}")
+
+
+def pytest_sessionfinish() -> None:
+    if _TARGET is not None:
+        _TARGET.stop()
+
+
+@pytest.fixture(scope="session")
+def qdrant() -> QdrantTarget:
+    """Where the ``server`` store backend points (see ``tests/backends.py``)."""
+    return _target()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest, qdrant: QdrantTarget) -> str:
+    """Each test using it runs once per store backend; a real server starts each test empty."""
+    backend = str(request.param)
+    if backend == "server":
+        qdrant.drop_collections()
+    return backend
 
 
 @pytest.fixture(scope="session")

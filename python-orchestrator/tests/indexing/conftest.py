@@ -1,24 +1,25 @@
-"""Fixtures for the indexing tests: real codeloci-ast, real embedded Qdrant, real MiniLM."""
+"""Fixtures for the indexing tests: real codeloci-ast, real MiniLM, and each test once on the
+embedded Qdrant engine and once on the server backend (see ``tests/backends.py``)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from backends import QdrantTarget, make_test_store, open_test_store
 
 from codeloci.bridge import RustBridge
-from codeloci.config import project_id_for
+from codeloci.config import Settings, project_id_for
 from codeloci.embedder import Embedder
 from codeloci.indexing.manifest import ManifestPaths
 from codeloci.indexing.points import code_filter
 from codeloci.indexing.service import IndexingService
 from codeloci.memory import memory_collection_spec
 from codeloci.store import Hit, MemoryStore
-from codeloci.store.embedded import EmbeddedStore
 
 PARSER_PY = '''
 """Configuration helpers."""
@@ -96,20 +97,69 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+#: The store backend of the test running now (set by the autouse fixture below).
+_BACKEND: tuple[str, QdrantTarget] | None = None
+
+
+@pytest.fixture(autouse=True)
+def _every_backend(store_backend: str, qdrant: QdrantTarget) -> Iterator[None]:
+    """Every code-indexing test runs on the embedded store and on the server backend."""
+    global _BACKEND
+    _BACKEND = (store_backend, qdrant)
+    yield
+    _BACKEND = None
+
+
+def current_backend() -> tuple[str, QdrantTarget]:
+    assert _BACKEND is not None, "only inside a test"
+    return _BACKEND
+
+
+def needs_shared_store() -> None:
+    """Skip on the server backend in local mode, whose data one process holds alone."""
+    backend, target = current_backend()
+    if backend == "server" and not target.real:
+        pytest.skip("needs a Qdrant server shared by several processes (set QDRANT_BIN)")
+
+
+def store_env(data_dir: Path) -> dict[str, str]:
+    """Environment for a codeloci process using this test's store."""
+    backend, target = current_backend()
+    env = {"CODELOCI_DATA_DIR": str(data_dir)}
+    if backend == "server":
+        env.update(target.env())
+    return env
+
+
+def store_opener(data_dir: Path) -> Callable[[Settings, Embedder], MemoryStore]:
+    """An ``app_context`` store opener for this test's backend, with its data at ``data_dir``."""
+    backend, target = current_backend()
+
+    def open_(settings: Settings, embedder: Embedder) -> MemoryStore:
+        spec = memory_collection_spec(embedder)
+        return make_test_store(backend, target, data_dir, spec)
+
+    return open_
+
+
+@contextmanager
+def open_test_store_now(data_dir: Path, embedder: Embedder) -> Iterator[MemoryStore]:
+    backend, target = current_backend()
+    with open_test_store(backend, target, data_dir, memory_collection_spec(embedder)) as store:
+        yield store
+
+
 @asynccontextmanager
 async def open_service(
     data_dir: Path, roots: list[Path], rust_server: list[str], embedder: Embedder
 ) -> AsyncIterator[IndexingService]:
-    store = EmbeddedStore(data_dir, memory_collection_spec(embedder))
-    try:
+    with open_test_store_now(data_dir, embedder) as store:
         async with RustBridge(rust_server, roots) as bridge:
             service = IndexingService(store, embedder, bridge, data_dir)
             try:
                 yield service
             finally:
                 service.close()
-    finally:
-        store.close()
 
 
 def all_points(store: MemoryStore, root: Path) -> list[Hit]:

@@ -3,6 +3,7 @@ converges: no duplicate point, no orphan point, manifest identical to the store.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +17,14 @@ from codeloci.embedder import Embedder
 from codeloci.indexing.manifest import ManifestPaths
 from codeloci.indexing.models import CodeSearchInput
 
-from .conftest import assert_consistent, open_service, symbols_by_path, write_files
+from .conftest import (
+    assert_consistent,
+    needs_shared_store,
+    open_service,
+    store_env,
+    symbols_by_path,
+    write_files,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +38,7 @@ CHILD = textwrap.dedent(
     from codeloci.indexing import pipeline
     from codeloci.indexing.service import IndexingService
     from codeloci.memory import memory_collection_spec
-    from codeloci.store.embedded import EmbeddedStore
+    from codeloci.store import open_store
 
     root, data_dir, stage = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     after, rust = int(sys.argv[4]), sys.argv[5:]
@@ -46,7 +54,12 @@ CHILD = textwrap.dedent(
 
     async def main():
         embedder = MiniLMEmbedder()
-        store = EmbeddedStore(data_dir, memory_collection_spec(embedder))
+        store = open_store(
+            memory_collection_spec(embedder),
+            data_dir=data_dir,
+            qdrant_url=os.environ.get("QDRANT_URL"),
+            qdrant_api_key=os.environ.get("QDRANT_API_KEY"),
+        )
         async with RustBridge(rust, [root]) as bridge:
             service = IndexingService(store, embedder, bridge, data_dir)
             await service.index.index_repository(root, progress=progress)
@@ -69,6 +82,7 @@ def _run_child(repo: Path, data_dir: Path, stage: str, after: int, rust: list[st
         [sys.executable, str(script), str(repo), str(data_dir), stage, str(after), *rust],
         capture_output=True,
         text=True,
+        env={**os.environ, **store_env(data_dir)},
         timeout=600,
         check=False,
     )
@@ -84,6 +98,7 @@ async def test_kill_9_mid_index_then_reindex_converges(
     stage: str,
     after: int,
 ) -> None:
+    needs_shared_store()
     repo = (tmp_path / "repo").resolve()
     write_files(repo, {f"mod{n}.py": _module(n, 1) for n in range(30)})
     data_dir.mkdir(parents=True)

@@ -93,6 +93,8 @@ async def test_idf_scope_only_when_another_project_shares_the_store(
         assert store._idf_corpus(scope_a) == scope_a
         two = service.search(a, CodeSearchInput(query="alpha_parse", k=3, mode="lexical"))
         assert [r.path for r in two.results] == [r.path for r in one.results] == ["a.py"]
+        # BM25 statistics are the project's own: another project in the store moves no score.
+        assert [r.score for r in two.results] == pytest.approx([r.score for r in one.results])
         store.delete_where(code_filter(project_id_for(b)))
         assert store._idf_corpus(scope_a) is None
         # Global IDF still counts deleted points until the segment is vacuumed, so scores may

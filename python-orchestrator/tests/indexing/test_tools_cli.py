@@ -16,8 +16,9 @@ from codeloci.embedder import Embedder
 from codeloci.indexing import cli as indexing_cli
 from codeloci.indexing.models import CodeSearchInput
 from codeloci.indexing.tools import close_service, register
-from codeloci.memory import memory_collection_spec
 from codeloci.tools import ToolRegistry
+
+from .conftest import needs_shared_store, open_test_store_now, store_env, store_opener
 
 
 async def _call(registry: ToolRegistry, app: Any, name: str, args: dict[str, Any]) -> Any:
@@ -41,7 +42,8 @@ async def test_tools_index_search_and_status(
         spec.to_tool()  # schemas build
 
     settings = Settings(data_dir=data_dir, project_root=repo, rust_server=rust_server)
-    async with app_context(settings, embedder=embedder) as app:
+    opener = store_opener(data_dir)
+    async with app_context(settings, embedder=embedder, store_opener=opener) as app:
         try:
             status = await _call(registry, app, "index_status", {})
             assert status.chunks == 0 and status.manifest == "missing"
@@ -83,7 +85,11 @@ def test_cli_index_then_find(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    needs_shared_store()
     monkeypatch.delenv("QDRANT_URL", raising=False)
+    monkeypatch.delenv("QDRANT_API_KEY", raising=False)
+    for name, value in store_env(data_dir).items():
+        monkeypatch.setenv(name, value)
     _, index_cmd, index_args = indexing_cli.SUBCOMMANDS["index"]
     _, find_cmd, find_args = indexing_cli.SUBCOMMANDS["find"]
     assert index_cmd(_args(index_args, [str(repo)], data_dir, rust_server)) == 0
@@ -104,8 +110,6 @@ def test_cli_index_then_find(
 async def test_secrets_in_code_are_redacted_counted_and_never_stored(
     tmp_path: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
 ) -> None:
-    from codeloci.store.embedded import EmbeddedStore
-
     aws, github = "AKIAIOSFODNN7EXAMPLE", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -117,7 +121,8 @@ async def test_secrets_in_code_are_redacted_counted_and_never_stored(
     registry = ToolRegistry()
     register(registry)
     settings = Settings(data_dir=data_dir, project_root=repo, rust_server=rust_server)
-    async with app_context(settings, embedder=embedder) as app:
+    opener = store_opener(data_dir)
+    async with app_context(settings, embedder=embedder, store_opener=opener) as app:
         try:
             await _call(registry, app, "index_repository", {"wait_for_embedding": True})
             status = await _call(registry, app, "index_status", {})
@@ -130,10 +135,7 @@ async def test_secrets_in_code_are_redacted_counted_and_never_stored(
             assert github not in top.content
         finally:
             close_service(app)
-    store = EmbeddedStore(data_dir, memory_collection_spec(embedder))
-    try:
+    with open_test_store_now(data_dir, embedder) as store:
         hits, _ = store.scroll(flt=None, limit=100)
         stored = json.dumps([h.payload for h in hits])
         assert aws not in stored and github not in stored and "upload_release" in stored
-    finally:
-        store.close()

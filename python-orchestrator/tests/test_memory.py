@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
+from backends import QdrantTarget, open_test_store
 
 from codeloci.embedder import MiniLMEmbedder
 from codeloci.memory import MemoryRequestError, MemoryService, apply_budget, memory_collection_spec
@@ -22,8 +22,6 @@ from codeloci.models import (
     RetrieveSessionInput,
 )
 from codeloci.store import MemoryStore
-from codeloci.store.embedded import EmbeddedStore
-from codeloci.store.remote import RemoteStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROJECT_A = "p-aaaaaaaaaaaaaaaa"
@@ -38,17 +36,14 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["embedded", "remote"])
+@pytest.fixture
 def store(
-    request: pytest.FixtureRequest, tmp_path: Path, embedder: MiniLMEmbedder
+    store_backend: str, qdrant: QdrantTarget, tmp_path: Path, embedder: MiniLMEmbedder
 ) -> Iterator[MemoryStore]:
+    """The memory suite runs on the embedded store and on the server backend."""
     spec = memory_collection_spec(embedder)
-    if request.param == "embedded":
-        s: MemoryStore = EmbeddedStore(tmp_path, spec)
-    else:
-        s = RemoteStore(QdrantClient(":memory:"), spec)
-    yield s
-    s.close()
+    with open_test_store(store_backend, qdrant, tmp_path, spec) as s:
+        yield s
 
 
 def service(

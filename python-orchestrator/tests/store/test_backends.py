@@ -1,20 +1,22 @@
-"""The MemoryStore contract, run against both backends (embedded qdrant-edge and qdrant-client
-against ``QdrantClient(":memory:")``)."""
+"""The MemoryStore contract, run against both backends (embedded qdrant-edge and the server
+backend: a real Qdrant server or qdrant-client's local mode, see ``tests/backends.py``)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
+from backends import QdrantTarget, make_test_store
 
 from codeloci.store import (
+    DENSE_VECTOR,
     CollectionSpec,
     EmbedderMismatchError,
     Filter,
+    Fusion,
     HasId,
     IsNull,
     Match,
@@ -25,9 +27,8 @@ from codeloci.store import (
     Range,
     ReadOnlyStoreError,
     SparseVec,
+    with_vector,
 )
-from codeloci.store.embedded import EmbeddedStore
-from codeloci.store.remote import RemoteStore
 
 DIM = 8
 SPEC = CollectionSpec(
@@ -46,25 +47,19 @@ def unit(i: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-@pytest.fixture(params=["embedded", "remote"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, object]]:
-    if request.param == "embedded":
-        yield "embedded", tmp_path
-    else:
-        client = QdrantClient(":memory:")
-        yield "remote", client
-        client.close()
+Backend = tuple[str, QdrantTarget, Path]
+
+
+@pytest.fixture
+def backend(store_backend: str, qdrant: QdrantTarget, tmp_path: Path) -> Backend:
+    return store_backend, qdrant, tmp_path
 
 
 def open_backend(
-    backend: tuple[str, object], spec: CollectionSpec = SPEC, *, read_only: bool = False
+    backend: Backend, spec: CollectionSpec = SPEC, *, read_only: bool = False
 ) -> MemoryStore:
-    kind, where = backend
-    if kind == "embedded":
-        assert isinstance(where, Path)
-        return EmbeddedStore(where, spec, read_only=read_only)
-    assert isinstance(where, QdrantClient)
-    return RemoteStore(where, spec, read_only=read_only)
+    kind, target, where = backend
+    return make_test_store(kind, target, where, spec, read_only=read_only)
 
 
 def populate(store: MemoryStore, n: int = 40) -> list[str]:
@@ -87,7 +82,7 @@ def populate(store: MemoryStore, n: int = 40) -> list[str]:
     return ids
 
 
-def test_upsert_get_count_search(backend: tuple[str, object]) -> None:
+def test_upsert_get_count_search(backend: Backend) -> None:
     store = open_backend(backend)
     ids = populate(store)
     assert store.count() == 40
@@ -99,7 +94,7 @@ def test_upsert_get_count_search(backend: tuple[str, object]) -> None:
     store.close()
 
 
-def test_filtered_search_is_exact(backend: tuple[str, object]) -> None:
+def test_filtered_search_is_exact(backend: Backend) -> None:
     store = open_backend(backend)
     ids = populate(store, 200)
     flt = Filter(must=(Match("kind", "odd"), MatchAny("tags", ("t1",))))
@@ -110,7 +105,7 @@ def test_filtered_search_is_exact(backend: tuple[str, object]) -> None:
     store.close()
 
 
-def test_filter_language(backend: tuple[str, object]) -> None:
+def test_filter_language(backend: Backend) -> None:
     store = open_backend(backend)
     ids = populate(store)
     assert store.count(Filter(must=(Range("ts", gte=10, lt=20),))) == 10
@@ -122,7 +117,7 @@ def test_filter_language(backend: tuple[str, object]) -> None:
     store.close()
 
 
-def test_scroll_pages_cover_everything_once(backend: tuple[str, object]) -> None:
+def test_scroll_pages_cover_everything_once(backend: Backend) -> None:
     store = open_backend(backend)
     ids = populate(store, 25)
     seen: list[str] = []
@@ -139,7 +134,7 @@ def test_scroll_pages_cover_everything_once(backend: tuple[str, object]) -> None
     store.close()
 
 
-def test_delete_by_ids_and_filter(backend: tuple[str, object]) -> None:
+def test_delete_by_ids_and_filter(backend: Backend) -> None:
     store = open_backend(backend)
     ids = populate(store)
     store.delete_ids(ids[:2])
@@ -149,7 +144,7 @@ def test_delete_by_ids_and_filter(backend: tuple[str, object]) -> None:
     store.close()
 
 
-def test_hybrid_search_fuses_dense_and_sparse(backend: tuple[str, object]) -> None:
+def test_hybrid_search_fuses_dense_and_sparse(backend: Backend) -> None:
     store = open_backend(backend)
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     store.upsert(
@@ -163,11 +158,10 @@ def test_hybrid_search_fuses_dense_and_sparse(backend: tuple[str, object]) -> No
     store.close()
 
 
-def test_read_only_refuses_every_write(backend: tuple[str, object]) -> None:
+def test_read_only_refuses_every_write(backend: Backend) -> None:
     store = open_backend(backend)
     populate(store)
-    if backend[0] == "embedded":
-        store.close()
+    store.close()
     ro = open_backend(backend, read_only=True)
     attempts: list[Callable[[], None]] = [
         lambda: ro.upsert([PointIn(str(uuid.uuid4()), unit(0), {})]),
@@ -181,13 +175,72 @@ def test_read_only_refuses_every_write(backend: tuple[str, object]) -> None:
     ro.close()
 
 
-def test_embedder_mismatch_is_refused_with_advice(backend: tuple[str, object]) -> None:
+def test_embedder_mismatch_is_refused_with_advice(backend: Backend) -> None:
     store = open_backend(backend)
-    if backend[0] == "embedded":
-        store.close()
+    store.close()
     other = CollectionSpec(name="t", embedder="other-model", dim=16)
     with pytest.raises(EmbedderMismatchError) as err:
         open_backend(backend, other)
     message = str(err.value)
     assert "'test-embedder' (dim 8)" in message and "'other-model' (dim 16)" in message
     assert "Re-embed" in message
+
+
+def test_points_written_sparse_first_get_their_dense_vector_later(backend: Backend) -> None:
+    store = open_backend(backend)
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(6)]
+    store.upsert(
+        [
+            PointIn(i, None, {"kind": "code", "n": n}, sparse=SparseVec([n + 1, 100], [1.0, 0.5]))
+            for n, i in enumerate(ids)
+        ]
+    )
+    waiting = with_vector(Filter(must=(Match("kind", "code"),)), DENSE_VECTOR, False)
+    assert store.count(waiting) == 6 and store.count(with_vector(None, DENSE_VECTOR, True)) == 0
+    # Lexical search works before any dense vector exists; dense finds nothing yet.
+    (top,) = store.query(Query(sparse=SparseVec([3], [1.0]), limit=1))
+    assert top.id == ids[2] and top.score > 0
+    assert store.search(unit(0), limit=3) == []
+    generation = store.generation
+    gone = str(uuid.UUID(int=99))
+    assert store.set_dense([ids[0], gone, ids[1]], [unit(0), unit(1), unit(1)]) == 2
+    assert store.generation > generation
+    assert store.count(waiting) == 4
+    (best,) = store.search(unit(1), limit=1)
+    assert best.id == ids[1]
+    with pytest.raises(ValueError, match="neither a dense nor a sparse"):
+        store.upsert([PointIn(gone, None, {})])
+    store.close()
+
+
+@pytest.mark.parametrize("fusion", [Fusion("score"), Fusion("rrf", (0.25, 1.0), 2), Fusion("dbsf")])
+def test_query_fuses_channels_and_selects_fields(backend: Backend, fusion: Fusion) -> None:
+    store = open_backend(backend)
+    a, b, c = (str(uuid.UUID(int=i)) for i in (1, 2, 3))
+    store.upsert(
+        [
+            PointIn(a, unit(0), {"kind": "x", "big": "a" * 100}, sparse=SparseVec([1], [1.0])),
+            PointIn(b, unit(4), {"kind": "x", "big": "b"}, sparse=SparseVec([42], [2.0])),
+            PointIn(c, unit(2), {"kind": "y", "big": "c"}, sparse=SparseVec([42], [1.0])),
+        ]
+    )
+    q = Query(
+        dense=unit(0), sparse=SparseVec([42], [1.0]), limit=3, fusion=fusion, fields=("kind",)
+    )
+    hits = store.query(q)
+    assert {h.id for h in hits} == {a, b, c}
+    assert all(set(h.payload) == {"kind"} for h in hits)
+    assert hits[0].id in (a, b)  # each is first in one channel
+    narrowed = store.query(Query(**{**q.__dict__, "flt": Filter(must=(Match("kind", "x"),))}))
+    assert {h.id for h in narrowed} == {a, b}
+    store.close()
+
+
+def test_idf_restricted_to_a_scope_only_when_it_differs(backend: Backend) -> None:
+    store = open_backend(backend)
+    mine = Filter(must=(Match("project", "a"),))
+    store.upsert([PointIn(str(uuid.UUID(int=1)), None, {"project": "a"}, SparseVec([5], [1.0]))])
+    assert store._idf_corpus(mine) is None  # every sparse point is in the scope: global IDF
+    store.upsert([PointIn(str(uuid.UUID(int=2)), None, {"project": "b"}, SparseVec([5], [1.0]))])
+    assert store._idf_corpus(mine) == mine
+    store.close()

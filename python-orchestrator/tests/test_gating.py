@@ -127,3 +127,14 @@ async def test_indexed_symbol_is_never_gated_out_and_survives_restart(
         assert "names indexed symbol" in again["gate"]["reason"]
         stats = await s.ok("gate_stats")
         assert stats["vocabulary_size"] > 0
+
+
+def test_every_searching_tool_is_gated_by_the_registry() -> None:
+    """A tool taking a query with ``force`` (GatedSearch) has its ToolSpec gated, so the server
+    asks the gate before its handler runs; no other tool is gated."""
+    from codeloci.models import GatedSearch
+    from codeloci.server import build_registry
+
+    for spec in build_registry():
+        searching = issubclass(spec.input_model, GatedSearch)
+        assert (spec.gated is not None) == searching, spec.name

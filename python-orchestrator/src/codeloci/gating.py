@@ -1,15 +1,15 @@
 """The retrieval gate wired into the searching tools.
 
-``memory_find``, ``retrieve_*`` (and ``code_search``, registered by the indexing package) ask
-the gate before touching the store: below the threshold they return no results with
-``gate: {retrieve: false, score, threshold, reason}``; above it the same object with
+A searching tool is registered with ``ToolSpec(..., gated=...)`` (``memory_find``,
+``retrieve_*``: :func:`skipped_find`; ``code_search``: its own); the server asks the gate
+(:func:`decide`) before running it: below the threshold it returns no results with
+``gate: {retrieve: false, score, threshold, reason}``; above it the search's results with
 ``retrieve: true``. ``force: true`` bypasses. ``gate_stats`` shows every decision counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -26,12 +26,9 @@ __all__ = [
     "GateStatsResult",
     "build_gate",
     "decide",
-    "gated",
     "register_gate_tools",
+    "skipped_find",
 ]
-
-InputT = TypeVar("InputT", bound=GatedSearch)
-Handler = Callable[["AppContext", InputT, Any], Awaitable[BaseModel]]
 
 
 def build_gate(settings: Settings, vocabulary: SymbolVocabulary | None = None) -> Gate:
@@ -45,8 +42,9 @@ def build_gate(settings: Settings, vocabulary: SymbolVocabulary | None = None) -
     return gate
 
 
-def decide(app: AppContext, query: str | None, args: GatedSearch) -> GateInfo | None:
-    """The gate's decision for ``query`` (``None``: no query, nothing to decide)."""
+def decide(app: AppContext, args: GatedSearch) -> GateInfo | None:
+    """The gate's decision for a search's arguments (``None``: no query, nothing to decide)."""
+    query: str | None = getattr(args, "query", None)
     if query is None:
         return None
     d = app.gate.decide(
@@ -56,20 +54,10 @@ def decide(app: AppContext, query: str | None, args: GatedSearch) -> GateInfo | 
     return GateInfo.model_validate(d.to_dict())
 
 
-def gated(handler: Handler[InputT]) -> Handler[InputT]:
-    """Wraps a memory search handler: skipped searches return an empty :class:`FindResult`."""
-
-    async def run(app: AppContext, args: InputT, ctx: Any) -> BaseModel:
-        info = decide(app, getattr(args, "query", None), args)
-        if info is not None and not info.retrieve:
-            budget = int(getattr(args, "token_budget", 0))
-            return FindResult(results=[], tokens_used=0, token_budget=budget, omitted=0, gate=info)
-        result = await handler(app, args, ctx)
-        if isinstance(result, FindResult):
-            result.gate = info
-        return result
-
-    return run
+def skipped_find(args: GatedSearch) -> FindResult:
+    """A memory search's answer when the gate skips it: no results."""
+    budget = int(getattr(args, "token_budget", 0))
+    return FindResult(results=[], tokens_used=0, token_budget=budget, omitted=0)
 
 
 class GateStatsInput(_Strict):

@@ -33,7 +33,7 @@ from codeloci.app import AppContext, StoreOpener, app_context
 from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
-from codeloci.gating import gated, register_gate_tools
+from codeloci.gating import decide, register_gate_tools, skipped_find
 from codeloci.indexing.tools import register as register_indexing_tools
 from codeloci.indexing.watch import watching
 from codeloci.memory import MemoryRequestError
@@ -167,19 +167,25 @@ def _spec(name: str, inp: type[BaseModel], out: type[BaseModel], fn: Any, **kw: 
 def register_memory_tools(registry: ToolRegistry) -> None:
     add = registry.add
     write = {"writes": True, "deadline": "none"}
+    search = {"gated": skipped_find}  # the retrieval gate asked first (codeloci.gating)
     add(_spec("memory_store", MemoryStoreInput, StoreResult, _memory_store, **write))
-    add(_spec("memory_find", MemoryFindInput, FindResult, gated(_memory_find)))
+    add(_spec("memory_find", MemoryFindInput, FindResult, _memory_find, **search))
     add(_spec("memory_update", MemoryUpdateInput, StoreResult, _memory_update, **write))
     add(_spec("memory_delete", MemoryDeleteInput, DeleteResult, _memory_delete, **write))
     add(_spec("memory_list", MemoryListInput, ListResult, _memory_list))
-    add(_spec("retrieve_preferences", RetrieveInput, FindResult, gated(_retrieve_preferences)))
-    add(_spec("retrieve_project_facts", RetrieveInput, FindResult, gated(_retrieve_project_facts)))
+    add(_spec("retrieve_preferences", RetrieveInput, FindResult, _retrieve_preferences, **search))
+    add(
+        _spec(
+            "retrieve_project_facts", RetrieveInput, FindResult, _retrieve_project_facts, **search
+        )
+    )
     add(
         _spec(
             "retrieve_session_state",
             RetrieveSessionInput,
             FindResult,
-            gated(_retrieve_session_state),
+            _retrieve_session_state,
+            **search,
         )
     )
 
@@ -275,12 +281,28 @@ class _Handlers:
         except ValidationError as exc:
             return error_result(format_validation_error(spec.name, exc))
         try:
-            return model_result(await spec.handler(app, args, ctx))
+            return model_result(await self._run(app, spec, args, ctx))
         except (ToolError, MemoryRequestError, StoreError, BridgeError) as exc:
             return error_result(f"{spec.name} failed: {exc}")
         except Exception as exc:
             log.exception("%s raised", spec.name)
             return error_result(f"{spec.name} failed with an internal error: {exc}")
+
+    @staticmethod
+    async def _run(
+        app: AppContext, spec: ToolSpec, args: Any, ctx: ServerRequestContext[AppContext, Any]
+    ) -> BaseModel:
+        """The handler's result. A gated tool asks the retrieval gate first: a skipped search
+        is answered by ``spec.gated`` without running the handler; the decision goes in the
+        result's ``gate`` field either way (``None`` when there was no query to decide on)."""
+        if spec.gated is None:
+            return await spec.handler(app, args, ctx)
+        info = decide(app, args)
+        if info is not None and not info.retrieve:
+            result = spec.gated(args)
+        else:
+            result = await spec.handler(app, args, ctx)
+        return result.model_copy(update={"gate": info})
 
     async def _call_proxied(
         self,

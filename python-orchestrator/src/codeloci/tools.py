@@ -10,6 +10,12 @@ field), hides ``writes=True`` tools in read-only mode and refuses calls to them,
 ``output_model``'s schema as the tool's ``outputSchema`` and returns the handler's model as
 ``structuredContent`` (plus the same JSON as a text block).
 
+A searching tool sets ``gated`` to a function building its answer to a skipped search: the
+server then asks the retrieval gate before calling the handler (:mod:`codeloci.gating`), answers
+a skipped search with that function's result, and puts the decision in the result's ``gate``
+field either way (``force: true`` in the arguments bypasses the gate; every decision is counted
+for ``gate_stats``).
+
 Every call runs under a deadline chosen by ``ToolSpec.deadline`` (:func:`deadline_seconds`):
 
 * ``"call"`` (reads, the default): ``CALL_TIMEOUT_SECONDS`` (``--call-timeout``, default 120 s).
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INDEX_TIMEOUT_FACTOR",
     "Deadline",
+    "SkippedResult",
     "ToolError",
     "ToolHandler",
     "ToolRegistry",
@@ -61,6 +68,8 @@ class ToolError(Exception):
 
 
 ToolHandler = Callable[["AppContext", Any, "ServerRequestContext[Any, Any]"], Awaitable[BaseModel]]
+#: A gated tool's answer when the retrieval gate skips its search, built from its arguments.
+SkippedResult = Callable[[Any], BaseModel]
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class ToolSpec:
     writes: bool = False
     title: str | None = None
     deadline: Deadline = "call"
+    gated: SkippedResult | None = None
     extra_annotations: dict[str, Any] = field(default_factory=dict)
 
     def to_tool(self) -> types.Tool:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from codeloci.gating import decide
 from codeloci.indexing.models import (
     CodeSearchInput,
     CodeSearchResult,
@@ -88,25 +87,20 @@ async def _index(app: AppContext, args: IndexInput, _: Any) -> IndexResult:
     return IndexResult.from_report(report.as_dict())
 
 
+def _skipped_search(args: CodeSearchInput) -> CodeSearchResult:
+    """code_search's answer when the retrieval gate skips the search (the server asks it)."""
+    return CodeSearchResult(
+        results=[], tokens_used=0, token_budget=args.token_budget, omitted=0, pending=0
+    )
+
+
 async def _search(app: AppContext, args: CodeSearchInput, _: Any) -> CodeSearchResult:
-    info = decide(app, args.query, args)
-    if info is not None and not info.retrieve:
-        return CodeSearchResult(
-            results=[],
-            tokens_used=0,
-            token_budget=args.token_budget,
-            omitted=0,
-            pending=0,
-            gate=info,
-        )
     service = await service_for(app)
     root = _root(app, None)
     # A search only reads: the per-call deadline may abandon it.
-    result = await anyio.to_thread.run_sync(
+    return await anyio.to_thread.run_sync(
         partial(service.search, root, args), abandon_on_cancel=True
     )
-    result.gate = info
-    return result
 
 
 async def _status(app: AppContext, args: IndexStatusInput, _: Any) -> IndexStatusResult:
@@ -130,7 +124,14 @@ def register(registry: ToolRegistry) -> None:
         )
     )
     registry.add(
-        ToolSpec("code_search", d["code_search"], CodeSearchInput, CodeSearchResult, _search)
+        ToolSpec(
+            "code_search",
+            d["code_search"],
+            CodeSearchInput,
+            CodeSearchResult,
+            _search,
+            gated=_skipped_search,
+        )
     )
     registry.add(
         ToolSpec("index_status", d["index_status"], IndexStatusInput, IndexStatusResult, _status)

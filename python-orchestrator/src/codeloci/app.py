@@ -1,4 +1,5 @@
-"""The state one server process shares between tool calls: settings, bridge, memory service."""
+"""The state one server process shares between tool calls: settings, the Rust bridge, the gate,
+and the services on the store (memory, code indexing), each created once and closed here."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from codeloci.config import Settings
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.gate import Gate
 from codeloci.gating import build_gate
+from codeloci.indexing.service import IndexingService
 from codeloci.indexing.vocab import load_vocabulary
 from codeloci.memory import MemoryService, memory_collection_spec
 from codeloci.store import MemoryStore, StoreError, open_store
@@ -52,6 +54,7 @@ class AppContext:
         self.embedder = embedder
         self._store_opener = store_opener
         self._memory: MemoryService | None = None
+        self._indexing: IndexingService | None = None
         self._lock = anyio.Lock()
         self.gate: Gate = build_gate(
             settings, load_vocabulary(settings.data_dir, settings.project_id)
@@ -77,11 +80,21 @@ class AppContext:
                 self._memory = await anyio.to_thread.run_sync(self._open)
             return self._memory
 
-    def close(self) -> None:
-        from codeloci.indexing.tools import close_service
+    async def indexing(self) -> IndexingService:
+        """The code-indexing service on the open store (created on first use, shared by the
+        tools and the watcher); raises :class:`StoreError` like :meth:`memory`."""
+        store = (await self.memory()).store
+        if self._indexing is None or self._indexing.store is not store:
+            service = IndexingService(store, self.embedder, self.bridge, self.settings.data_dir)
+            service.share(self.settings.project_root, self.gate.vocabulary)
+            self._indexing = service
+        return self._indexing
 
+    def close(self) -> None:
         # The indexer's background embedding must stop before the store closes.
-        close_service(self)
+        if self._indexing is not None:
+            self._indexing.close()
+            self._indexing = None
         if self._memory is not None:
             self._memory.store.close()
             self._memory = None

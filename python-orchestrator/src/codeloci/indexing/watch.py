@@ -96,13 +96,10 @@ async def watching(app: AppContext, root: Path | None) -> AsyncIterator[None]:
     if root is None:
         yield
         return
-    from codeloci.indexing.tools import close_service, service_for
-
-    service = await service_for(app)
+    service = await app.indexing()
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch_repository, service, root)
         try:
             yield
         finally:
             tg.cancel_scope.cancel()
-    close_service(app)

@@ -21,7 +21,7 @@ from codeloci.models import (
     RetrieveInput,
     RetrieveSessionInput,
 )
-from codeloci.store import MemoryStore
+from codeloci.store import MemoryStore, StoreError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROJECT_A = "p-aaaaaaaaaaaaaaaa"
@@ -201,3 +201,19 @@ def test_apply_budget() -> None:
     assert [h.id for h in kept] == ["0"] and used == 140 and omitted == 2
     kept, used, omitted = apply_budget([_hit(0, 4000)], 100)
     assert kept[0].truncated and len(kept[0].content) == 240 and used == 100
+
+
+def test_a_write_during_an_outage_names_the_write(
+    store_backend: str, qdrant: QdrantTarget, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    """The expiry purge before a write is best effort: the error the caller gets is the
+    write's own (an outage used to surface as "delete failed")."""
+    if store_backend != "server":
+        pytest.skip("an outage of the Qdrant server")
+    spec = memory_collection_spec(embedder)
+    with open_test_store(store_backend, qdrant, tmp_path, spec) as s:
+        svc = service(s, embedder, Clock())
+        s._client.close()  # type: ignore[attr-defined]  # the server is gone from here on
+        with pytest.raises(StoreError, match="cannot store points") as err:
+            put(svc, "remember me", "PROJECT_CONTEXT")
+        assert "delete" not in str(err.value)

@@ -59,6 +59,7 @@ from codeloci.store import (
     MemoryStore,
     PointIn,
     Range,
+    StoreError,
 )
 
 __all__ = [
@@ -266,8 +267,16 @@ class MemoryService:
     def _vector(self, text: str) -> Any:
         return self.embedder.embed([text])[0]
 
+    def _purge_before_write(self) -> None:
+        """Expired session state goes before a write, best effort: when the store is down the
+        write that follows fails with its own error, which is the one the caller should see."""
+        try:
+            self.purge_expired()
+        except StoreError as exc:
+            log.warning("purging expired session state failed: %s", exc)
+
     def store_memory(self, inp: MemoryStoreInput) -> StoreResult:
-        self.purge_expired()
+        self._purge_before_write()
         now = self._clock()
         level = inp.level
         scrub = _Scrubber()
@@ -315,7 +324,7 @@ class MemoryService:
         )
 
     def update_memory(self, inp: MemoryUpdateInput) -> StoreResult:
-        self.purge_expired()
+        self._purge_before_write()
         now = self._clock()
         found = self.store.get([inp.id])
         if not found or not self._visible(found[0], now):
@@ -345,7 +354,7 @@ class MemoryService:
         return self._store_result(hit.id, payload, scrub.counts)
 
     def delete_memories(self, inp: MemoryDeleteInput) -> DeleteResult:
-        self.purge_expired()
+        self._purge_before_write()
         now = self._clock()
         if inp.ids is not None:
             ids = [h.id for h in self.store.get(inp.ids) if self._visible(h, now)]

@@ -4,64 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codeloci.store.base import (
-    DENSE_VECTOR,
-    SPARSE_VECTOR,
-    Channel,
-    CollectionMissingError,
-    CollectionSpec,
-    Cond,
-    EmbedderMismatchError,
-    Filter,
-    Fusion,
-    HasId,
-    HasVector,
-    Hit,
-    IsNull,
-    Match,
-    MatchAny,
-    MemoryStore,
-    PointIn,
-    Query,
-    Range,
-    ReadOnlyStoreError,
-    SparseVec,
-    StoreDamagedError,
-    StoreError,
-    StoreLockedError,
-    Vector,
-    with_vector,
-)
+from codeloci.store import base as _base
+from codeloci.store.base import *  # noqa: F403  (the interface: exactly base.__all__)
+from codeloci.store.base import CollectionSpec, MemoryStore
 
-__all__ = [
-    "DENSE_VECTOR",
-    "SPARSE_VECTOR",
-    "Channel",
-    "CollectionMissingError",
-    "CollectionSpec",
-    "Cond",
-    "EmbedderMismatchError",
-    "Filter",
-    "Fusion",
-    "HasId",
-    "HasVector",
-    "Hit",
-    "IsNull",
-    "Match",
-    "MatchAny",
-    "MemoryStore",
-    "PointIn",
-    "Query",
-    "Range",
-    "ReadOnlyStoreError",
-    "SparseVec",
-    "StoreDamagedError",
-    "StoreError",
-    "StoreLockedError",
-    "Vector",
-    "open_store",
-    "with_vector",
-]
+__all__ = [*_base.__all__, "open_store"]
 
 
 def open_store(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,10 @@ __all__ = [
     "CollectionMissingError",
     "CollectionSpec",
     "Cond",
+    "Conds",
     "EmbedderMismatchError",
     "Filter",
+    "FilterSyntax",
     "Fusion",
     "HasId",
     "HasVector",
@@ -53,6 +55,8 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "Vector",
+    "hit_of",
+    "named_vectors",
     "with_vector",
 ]
 
@@ -245,6 +249,80 @@ class Channel:
     idf_corpus: Filter | None = None
 
 
+#: Engine conditions of one part of a filter (``None``: the part is empty).
+Conds = list[Any] | None
+
+
+class FilterSyntax(abc.ABC):
+    """How one engine spells each condition of the filter language; :meth:`filter` walks a
+    :class:`Filter` tree once for every backend."""
+
+    @abc.abstractmethod
+    def match(self, key: str, value: str | int | bool) -> Any: ...
+
+    @abc.abstractmethod
+    def match_any(self, key: str, values: list[str]) -> Any: ...
+
+    @abc.abstractmethod
+    def range(self, c: Range) -> Any: ...
+
+    @abc.abstractmethod
+    def is_null(self, key: str) -> Any: ...
+
+    @abc.abstractmethod
+    def has_id(self, ids: tuple[str, ...]) -> Any: ...
+
+    @abc.abstractmethod
+    def has_vector(self, name: str) -> Any: ...
+
+    @abc.abstractmethod
+    def all_of(self, must: Conds, should: Conds, not_: Conds) -> Any:
+        """The engine's filter: all of ``must``, one of ``should``, none of ``not_``."""
+
+    def cond(self, c: Cond) -> Any:
+        if isinstance(c, Match):
+            return self.match(c.key, c.value)
+        if isinstance(c, MatchAny):
+            return self.match_any(c.key, list(c.values))
+        if isinstance(c, Range):
+            return self.range(c)
+        if isinstance(c, IsNull):
+            return self.is_null(c.key)
+        if isinstance(c, HasId):
+            return self.has_id(c.ids)
+        if isinstance(c, HasVector):
+            return self.has_vector(c.name)
+        return self.filter(c)
+
+    def filter(self, f: Filter | None) -> Any:
+        if f is None:
+            return None
+        return self.all_of(
+            [self.cond(c) for c in f.must] or None,
+            [self.cond(c) for c in f.should] or None,
+            [self.cond(c) for c in f.must_not] or None,
+        )
+
+
+def hit_of(point: Any) -> Hit:
+    """A :class:`Hit` from an engine's scored point or record (both backends' shape)."""
+    return Hit(
+        id=str(point.id),
+        payload=dict(point.payload or {}),
+        score=float(getattr(point, "score", 0.0) or 0.0),
+    )
+
+
+def named_vectors(point: PointIn, sparse: Callable[[SparseVec], Any]) -> dict[str, Any]:
+    """The point's vectors by name, the sparse one built by the engine's ``sparse``."""
+    vectors: dict[str, Any] = {}
+    if point.vector is not None:
+        vectors[DENSE_VECTOR] = as_list(point.vector)
+    if point.sparse is not None:
+        vectors[SPARSE_VECTOR] = sparse(point.sparse)
+    return vectors
+
+
 def as_list(vector: Vector) -> list[float]:
     if isinstance(vector, np.ndarray):
         return [float(x) for x in vector.astype(np.float32).ravel()]
@@ -355,18 +433,15 @@ class MemoryStore(abc.ABC):
             return []
         if len(channels) == 1:
             (alone,) = channels
-            return self._channel(
-                Channel(alone.using, alone.vector, q.limit, alone.exact, alone.idf_corpus),
-                q.flt,
-                q.fields,
-            )
+            only = Channel(alone.using, alone.vector, q.limit, alone.exact, alone.idf_corpus)
+            return self._channel(only, q)
         if q.fusion.method == "score":
-            ranked_dense, ranked_lexical = self._channels(channels, q.flt)
+            ranked_dense, ranked_lexical = self._channels(channels, q)
             fused = score_fusion(ranked_dense, ranked_lexical, q.fusion.weights, q.limit)
             payloads = {h.id: h.payload for h in self._retrieve([i for i, _ in fused], q.fields)}
             # A point deleted between the search and this read is left out.
             return [Hit(i, payloads[i], s) for i, s in fused if i in payloads]
-        return self._fused(channels, q.flt, q.fusion, q.limit, q.fields)
+        return self._fused(channels, q)
 
     def _idf_corpus(self, scope: Filter) -> Filter | None:
         """``scope`` when BM25's IDF must be restricted to it, ``None`` when global statistics
@@ -439,27 +514,19 @@ class MemoryStore(abc.ABC):
         return False
 
     @abc.abstractmethod
-    def _channel(
-        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
-    ) -> list[Hit]:
-        """One channel's top ``channel.limit`` points with their payloads (``fields`` only)."""
+    def _channel(self, channel: Channel, q: Query) -> list[Hit]:
+        """One channel's top ``channel.limit`` points matching ``q.flt``, with their payloads
+        (``q.fields`` only)."""
 
     @abc.abstractmethod
-    def _channels(
-        self, channels: Sequence[Channel], flt: Filter | None
-    ) -> list[list[tuple[str, float]]]:
-        """Each channel's candidates as (id, score), best first, in one round trip."""
+    def _channels(self, channels: Sequence[Channel], q: Query) -> list[list[tuple[str, float]]]:
+        """Each channel's candidates matching ``q.flt`` as (id, score), best first, in one
+        round trip."""
 
     @abc.abstractmethod
-    def _fused(
-        self,
-        channels: Sequence[Channel],
-        flt: Filter | None,
-        fusion: Fusion,
-        limit: int,
-        fields: tuple[str, ...] | None,
-    ) -> list[Hit]:
-        """The channels fused inside the engine (``rrf`` with weights and k, or ``dbsf``)."""
+    def _fused(self, channels: Sequence[Channel], q: Query) -> list[Hit]:
+        """The channels fused inside the engine as ``q.fusion`` says (``rrf`` with weights and
+        k, or ``dbsf``)."""
 
     @abc.abstractmethod
     def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:

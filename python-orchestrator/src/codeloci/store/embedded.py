@@ -38,22 +38,19 @@ from codeloci.store.base import (
     SPARSE_VECTOR,
     Channel,
     CollectionSpec,
-    Cond,
+    Conds,
     Filter,
-    Fusion,
-    HasId,
-    HasVector,
+    FilterSyntax,
     Hit,
-    IsNull,
-    Match,
-    MatchAny,
     MemoryStore,
     PointIn,
+    Query,
     Range,
     SparseVec,
     StoreDamagedError,
     StoreError,
-    as_list,
+    hit_of,
+    named_vectors,
 )
 from codeloci.store.lock import DirLock
 
@@ -75,30 +72,30 @@ def damaged(root: Path, detail: str) -> StoreDamagedError:
     return StoreDamagedError(f"the store at {root} is damaged ({detail}); {REPAIR_HINT}")
 
 
-def _cond(c: Cond) -> Any:
-    if isinstance(c, Match):
-        return qe.FieldCondition(c.key, match=qe.MatchValue(c.value))
-    if isinstance(c, MatchAny):
-        return qe.FieldCondition(c.key, match=qe.MatchAny(list(c.values)))
-    if isinstance(c, Range):
+class _Syntax(FilterSyntax):
+    def match(self, key: str, value: str | int | bool) -> Any:
+        return qe.FieldCondition(key, match=qe.MatchValue(value))
+
+    def match_any(self, key: str, values: list[str]) -> Any:
+        return qe.FieldCondition(key, match=qe.MatchAny(values))
+
+    def range(self, c: Range) -> Any:
         return qe.FieldCondition(c.key, range=qe.RangeFloat(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
-    if isinstance(c, IsNull):
-        return qe.Filter(should=[qe.IsNullCondition(c.key), qe.IsEmptyCondition(c.key)])
-    if isinstance(c, HasId):
-        return qe.HasIdCondition({uuid.UUID(i) for i in c.ids})
-    if isinstance(c, HasVector):
-        return qe.HasVectorCondition(c.name)
-    return _filter(c)
+
+    def is_null(self, key: str) -> Any:
+        return qe.Filter(should=[qe.IsNullCondition(key), qe.IsEmptyCondition(key)])
+
+    def has_id(self, ids: tuple[str, ...]) -> Any:
+        return qe.HasIdCondition({uuid.UUID(i) for i in ids})
+
+    def has_vector(self, name: str) -> Any:
+        return qe.HasVectorCondition(name)
+
+    def all_of(self, must: Conds, should: Conds, not_: Conds) -> Any:
+        return qe.Filter(must=must, should=should, must_not=not_)
 
 
-def _filter(f: Filter | None) -> Any:
-    if f is None:
-        return None
-    return qe.Filter(
-        must=[_cond(c) for c in f.must] or None,
-        should=[_cond(c) for c in f.should] or None,
-        must_not=[_cond(c) for c in f.must_not] or None,
-    )
+_filter = _Syntax().filter
 
 
 def _payload(fields: tuple[str, ...] | None) -> Any:
@@ -125,14 +122,6 @@ def _request(channel: Channel, flt: Filter | None, with_payload: Any) -> Any:
         filter=_filter(flt),
         params=params,
         with_payload=with_payload,
-    )
-
-
-def _hit(point: Any) -> Hit:
-    return Hit(
-        id=str(point.id),
-        payload=dict(point.payload or {}),
-        score=float(getattr(point, "score", 0.0)),
     )
 
 
@@ -256,14 +245,10 @@ class EmbeddedStore(MemoryStore):
             raise StoreError(f"store update failed: {exc}") from exc
 
     def _upsert(self, points: Sequence[PointIn]) -> None:
-        built = []
-        for p in points:
-            vector: dict[str, Any] = {}
-            if p.vector is not None:
-                vector[DENSE_VECTOR] = as_list(p.vector)
-            if p.sparse is not None:
-                vector[SPARSE_VECTOR] = qe.SparseVector(p.sparse.indices, p.sparse.values)
-            built.append(qe.Point(uuid.UUID(p.id), vector, p.payload))
+        def sparse(v: SparseVec) -> Any:
+            return qe.SparseVector(v.indices, v.values)
+
+        built = [qe.Point(uuid.UUID(p.id), named_vectors(p, sparse), p.payload) for p in points]
         self._run(qe.UpdateOperation.upsert_points(built))
 
     def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None:
@@ -286,42 +271,31 @@ class EmbeddedStore(MemoryStore):
         except Exception as exc:
             raise StoreError(f"optimizing the store failed: {exc}") from exc
 
-    def _channel(
-        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
-    ) -> list[Hit]:
-        request = _request(channel, flt, _payload(fields))
-        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
+    def _channel(self, channel: Channel, q: Query) -> list[Hit]:
+        request = _request(channel, q.flt, _payload(q.fields))
+        return [hit_of(p) for p in self._read("a search", lambda: self._shard.query(request))]
 
-    def _channels(
-        self, channels: Sequence[Channel], flt: Filter | None
-    ) -> list[list[tuple[str, float]]]:
-        batch = qe.QueryBatchRequest([_request(c, flt, False) for c in channels])
+    def _channels(self, channels: Sequence[Channel], q: Query) -> list[list[tuple[str, float]]]:
+        batch = qe.QueryBatchRequest([_request(c, q.flt, False) for c in channels])
         answers = self._read("a search", lambda: self._shard.query_batch(batch))
         return [[(str(p.id), float(p.score)) for p in points] for points in answers]
 
-    def _fused(
-        self,
-        channels: Sequence[Channel],
-        flt: Filter | None,
-        fusion: Fusion,
-        limit: int,
-        fields: tuple[str, ...] | None,
-    ) -> list[Hit]:
+    def _fused(self, channels: Sequence[Channel], q: Query) -> list[Hit]:
         prefetches = []
         for c in channels:
-            r = _request(c, flt, False)
+            r = _request(c, q.flt, False)
             prefetches.append(
                 qe.Prefetch(limit=c.limit, query=r.query, filter=r.filter, params=r.params)
             )
         method: Any = (  # the stub types Fusion's variants apart from Fusion
             qe.Fusion.Dbsf()
-            if fusion.method == "dbsf"
-            else qe.Fusion.Rrf(k=fusion.k, weights=list(fusion.weights))
+            if q.fusion.method == "dbsf"
+            else qe.Fusion.Rrf(k=q.fusion.k, weights=list(q.fusion.weights))
         )
         request = qe.QueryRequest(
-            limit=limit, prefetches=prefetches, query=method, with_payload=_payload(fields)
+            limit=q.limit, prefetches=prefetches, query=method, with_payload=_payload(q.fields)
         )
-        return [_hit(p) for p in self._read("a search", lambda: self._shard.query(request))]
+        return [hit_of(p) for p in self._read("a search", lambda: self._shard.query(request))]
 
     def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
         keys = [uuid.UUID(i) for i in ids]
@@ -329,7 +303,7 @@ class EmbeddedStore(MemoryStore):
             "a lookup by id",
             lambda: self._shard.retrieve(keys, with_payload=_payload(fields), with_vector=False),
         )
-        return [_hit(r) for r in records]
+        return [hit_of(r) for r in records]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
@@ -341,7 +315,7 @@ class EmbeddedStore(MemoryStore):
             with_payload=True,
         )
         records, next_offset = self._read("a scroll", lambda: self._shard.scroll(request))
-        return [_hit(r) for r in records], (str(next_offset) if next_offset is not None else None)
+        return [hit_of(r) for r in records], (str(next_offset) if next_offset is not None else None)
 
     def count(self, flt: Filter | None = None) -> int:
         request = qe.CountRequest(exact=True, filter=_filter(flt))

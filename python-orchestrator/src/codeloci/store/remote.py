@@ -24,21 +24,18 @@ from codeloci.store.base import (
     Channel,
     CollectionMissingError,
     CollectionSpec,
-    Cond,
+    Conds,
     Filter,
-    Fusion,
-    HasId,
-    HasVector,
+    FilterSyntax,
     Hit,
-    IsNull,
-    Match,
-    MatchAny,
     MemoryStore,
     PointIn,
+    Query,
     Range,
     SparseVec,
     StoreError,
-    as_list,
+    hit_of,
+    named_vectors,
 )
 
 __all__ = ["RemoteStore"]
@@ -46,35 +43,33 @@ __all__ = ["RemoteStore"]
 log = logging.getLogger(__name__)
 
 
-def _cond(c: Cond) -> Any:
-    if isinstance(c, Match):
-        return qm.FieldCondition(key=c.key, match=qm.MatchValue(value=c.value))
-    if isinstance(c, MatchAny):
-        return qm.FieldCondition(key=c.key, match=qm.MatchAny(any=list(c.values)))
-    if isinstance(c, Range):
+class _Syntax(FilterSyntax):
+    def match(self, key: str, value: str | int | bool) -> Any:
+        return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+
+    def match_any(self, key: str, values: list[str]) -> Any:
+        return qm.FieldCondition(key=key, match=qm.MatchAny(any=values))
+
+    def range(self, c: Range) -> Any:
         return qm.FieldCondition(key=c.key, range=qm.Range(gt=c.gt, gte=c.gte, lt=c.lt, lte=c.lte))
-    if isinstance(c, IsNull):
+
+    def is_null(self, key: str) -> Any:
+        field = qm.PayloadField(key=key)
         return qm.Filter(
-            should=[
-                qm.IsNullCondition(is_null=qm.PayloadField(key=c.key)),
-                qm.IsEmptyCondition(is_empty=qm.PayloadField(key=c.key)),
-            ]
+            should=[qm.IsNullCondition(is_null=field), qm.IsEmptyCondition(is_empty=field)]
         )
-    if isinstance(c, HasId):
-        return qm.HasIdCondition(has_id=list(c.ids))
-    if isinstance(c, HasVector):
-        return qm.HasVectorCondition(has_vector=c.name)
-    return _filter(c)
+
+    def has_id(self, ids: tuple[str, ...]) -> Any:
+        return qm.HasIdCondition(has_id=list(ids))
+
+    def has_vector(self, name: str) -> Any:
+        return qm.HasVectorCondition(has_vector=name)
+
+    def all_of(self, must: Conds, should: Conds, not_: Conds) -> Any:
+        return qm.Filter(must=must, should=should, must_not=not_)
 
 
-def _filter(f: Filter | None) -> qm.Filter | None:
-    if f is None:
-        return None
-    return qm.Filter(
-        must=[_cond(c) for c in f.must] or None,
-        should=[_cond(c) for c in f.should] or None,
-        must_not=[_cond(c) for c in f.must_not] or None,
-    )
+_filter = _Syntax().filter
 
 
 def _payload(fields: tuple[str, ...] | None) -> Any:
@@ -108,14 +103,6 @@ def _request(stage: qm.Prefetch, with_payload: Any) -> qm.QueryRequest:
         params=stage.params,
         limit=stage.limit,
         with_payload=with_payload,
-    )
-
-
-def _hit(point: Any) -> Hit:
-    return Hit(
-        id=str(point.id),
-        payload=dict(point.payload or {}),
-        score=float(getattr(point, "score", 0.0) or 0.0),
     )
 
 
@@ -209,16 +196,13 @@ class RemoteStore(MemoryStore):
             ) from exc
 
     def _upsert(self, points: Sequence[PointIn]) -> None:
-        structs = []
-        for p in points:
-            vector: dict[str, Any] = {}
-            if p.vector is not None:
-                vector[DENSE_VECTOR] = as_list(p.vector)
-            if p.sparse is not None:
-                vector[SPARSE_VECTOR] = qm.SparseVector(
-                    indices=p.sparse.indices, values=p.sparse.values
-                )
-            structs.append(qm.PointStruct(id=p.id, vector=vector, payload=p.payload))
+        def sparse(v: SparseVec) -> Any:
+            return qm.SparseVector(indices=v.indices, values=v.values)
+
+        structs = [
+            qm.PointStruct(id=p.id, vector=named_vectors(p, sparse), payload=p.payload)
+            for p in points
+        ]
         self._call("store points", self._client.upsert, self.collection, points=structs, wait=True)
 
     def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None:
@@ -227,30 +211,18 @@ class RemoteStore(MemoryStore):
             "store vectors", self._client.update_vectors, self.collection, vectors, wait=True
         )
 
+    def _delete(self, selector: Any) -> None:
+        client = self._client
+        self._call("delete points", client.delete, self.collection, selector, wait=True)
+
     def _delete_ids(self, ids: list[str]) -> None:
-        selector = qm.PointIdsList(points=list(ids))
-        self._call(
-            "delete points",
-            self._client.delete,
-            self.collection,
-            points_selector=selector,
-            wait=True,
-        )
+        self._delete(qm.PointIdsList(points=list(ids)))
 
     def _delete_where(self, flt: Filter) -> None:
-        selector = qm.FilterSelector(filter=_filter(flt) or qm.Filter())
-        self._call(
-            "delete points",
-            self._client.delete,
-            self.collection,
-            points_selector=selector,
-            wait=True,
-        )
+        self._delete(qm.FilterSelector(filter=_filter(flt) or qm.Filter()))
 
-    def _channel(
-        self, channel: Channel, flt: Filter | None, fields: tuple[str, ...] | None
-    ) -> list[Hit]:
-        stage = _search(channel, flt)
+    def _channel(self, channel: Channel, q: Query) -> list[Hit]:
+        stage = _search(channel, q.flt)
         result = self._call(
             "search",
             self._client.query_points,
@@ -260,42 +232,33 @@ class RemoteStore(MemoryStore):
             query_filter=stage.filter,
             search_params=stage.params,
             limit=stage.limit,
-            with_payload=_payload(fields),
+            with_payload=_payload(q.fields),
         )
-        return [_hit(p) for p in result.points]
+        return [hit_of(p) for p in result.points]
 
-    def _channels(
-        self, channels: Sequence[Channel], flt: Filter | None
-    ) -> list[list[tuple[str, float]]]:
-        requests = [_request(_search(c, flt), False) for c in channels]
+    def _channels(self, channels: Sequence[Channel], q: Query) -> list[list[tuple[str, float]]]:
+        requests = [_request(_search(c, q.flt), False) for c in channels]
         answers = self._call(
             "search", self._client.query_batch_points, self.collection, requests=requests
         )
         return [[(str(p.id), float(p.score)) for p in a.points] for a in answers]
 
-    def _fused(
-        self,
-        channels: Sequence[Channel],
-        flt: Filter | None,
-        fusion: Fusion,
-        limit: int,
-        fields: tuple[str, ...] | None,
-    ) -> list[Hit]:
+    def _fused(self, channels: Sequence[Channel], q: Query) -> list[Hit]:
         method: Any = (
             qm.FusionQuery(fusion=qm.Fusion.DBSF)
-            if fusion.method == "dbsf"
-            else qm.RrfQuery(rrf=qm.Rrf(k=fusion.k, weights=list(fusion.weights)))
+            if q.fusion.method == "dbsf"
+            else qm.RrfQuery(rrf=qm.Rrf(k=q.fusion.k, weights=list(q.fusion.weights)))
         )
         result = self._call(
             "search",
             self._client.query_points,
             self.collection,
-            prefetch=[_search(c, flt) for c in channels],
+            prefetch=[_search(c, q.flt) for c in channels],
             query=method,
-            limit=limit,
-            with_payload=_payload(fields),
+            limit=q.limit,
+            with_payload=_payload(q.fields),
         )
-        return [_hit(p) for p in result.points]
+        return [hit_of(p) for p in result.points]
 
     def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
         records = self._call(
@@ -305,7 +268,7 @@ class RemoteStore(MemoryStore):
             ids=ids,
             with_payload=_payload(fields),
         )
-        return [_hit(r) for r in records]
+        return [hit_of(r) for r in records]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
@@ -319,7 +282,7 @@ class RemoteStore(MemoryStore):
             offset=offset,
             with_payload=True,
         )
-        return [_hit(r) for r in records], (str(next_offset) if next_offset is not None else None)
+        return [hit_of(r) for r in records], (str(next_offset) if next_offset is not None else None)
 
     def count(self, flt: Filter | None = None) -> int:
         result = self._call(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -92,3 +93,78 @@ def test_call_timeout_range_flag_and_env(
     monkeypatch.setenv("CODELOCI_CALL_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="CODELOCI_CALL_TIMEOUT='soon' is not a number"):
         Settings.from_sources(project_root=tmp_path)
+
+
+def test_gate_settings_flag_env_default(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
+) -> None:
+    from codeloci.gate import Gate
+    from codeloci.gating import build_gate
+
+    s = Settings.from_sources(project_root=tmp_path)
+    assert s.gate_threshold is None and s.gate_enabled
+    assert build_gate(s).threshold == Gate().threshold  # the trained one
+    monkeypatch.setenv("CODELOCI_GATE_THRESHOLD", "0.7")
+    monkeypatch.setenv("CODELOCI_GATE_ENABLED", "false")
+    gate = build_gate(Settings.from_sources(project_root=tmp_path))
+    assert gate.threshold == 0.7 and not gate.enabled
+    # flags win
+    s = Settings.from_sources(project_root=tmp_path, gate_threshold=0.2, gate_enabled=True)
+    assert s.gate_threshold == 0.2 and s.gate_enabled
+    monkeypatch.setenv("CODELOCI_GATE_ENABLED", "0")
+    assert not Settings.from_sources(project_root=tmp_path).gate_enabled
+    monkeypatch.setenv("CODELOCI_GATE_ENABLED", "maybe")
+    with pytest.raises(ValueError, match="CODELOCI_GATE_ENABLED='maybe': expected true/false"):
+        Settings.from_sources(project_root=tmp_path)
+    monkeypatch.delenv("CODELOCI_GATE_ENABLED")
+    monkeypatch.setenv("CODELOCI_GATE_THRESHOLD", "high")
+    with pytest.raises(ValueError, match="CODELOCI_GATE_THRESHOLD='high' is not a number"):
+        Settings.from_sources(project_root=tmp_path)
+    monkeypatch.setenv("CODELOCI_GATE_THRESHOLD", "1.5")
+    with pytest.raises(ValueError, match="out of range"):
+        Settings.from_sources(project_root=tmp_path)
+
+
+def test_embedder_and_log_settings(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
+) -> None:
+    from codeloci.config import resolve_log_level
+
+    s = Settings.from_sources(project_root=tmp_path)
+    assert s.embed_threads is None and s.embed_spin is None  # the embedder's own defaults
+    monkeypatch.setenv("CODELOCI_EMBED_THREADS", "3")
+    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "1")
+    s = Settings.from_sources(project_root=tmp_path)
+    assert s.embed_threads == 3 and s.embed_spin is True
+    s = Settings.from_sources(project_root=tmp_path, embed_threads=1, embed_spin=False)
+    assert s.embed_threads == 1 and s.embed_spin is False
+    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "auto")  # only 1 or 0 decide
+    assert Settings.from_sources(project_root=tmp_path).embed_spin is None
+    monkeypatch.setenv("CODELOCI_EMBED_THREADS", "many")
+    with pytest.raises(ValueError, match="CODELOCI_EMBED_THREADS='many' is not a number"):
+        Settings.from_sources(project_root=tmp_path)
+
+    assert resolve_log_level() == "INFO"
+    monkeypatch.setenv("CODELOCI_LOG_LEVEL", "debug")
+    assert resolve_log_level() == "DEBUG"
+    assert resolve_log_level("warning") == "WARNING"
+
+
+def test_only_config_reads_the_environment() -> None:
+    """Every environment variable is read in config.py and passed down from Settings: no other
+    module of the package calls os.environ / os.getenv / os.putenv (the Rust child's
+    environment is config.passthrough_env())."""
+    import codeloci
+
+    package = Path(codeloci.__file__).parent
+    pattern = re.compile(r"\b(?:os\.environ|environ\s*\[|getenv|putenv|from os import)")
+    offenders = [
+        f"{path.relative_to(package)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "config.py" or path.parent != package
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not offenders, "read the environment in codeloci/config.py only:\n" + "\n".join(
+        offenders
+    )

@@ -74,15 +74,14 @@ def test_throughput_is_reported(
 def test_spinning_follows_the_core_count_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     from codeloci import embedder as embedder_mod
 
-    monkeypatch.delenv("CODELOCI_EMBED_SPIN", raising=False)
     for cores, spin in [(1, False), (2, False), (3, True), (16, True)]:
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert embedder_mod._spin() is spin
-    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "1")
+    # Settings.embed_spin (CODELOCI_EMBED_SPIN=1/0) decides instead
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert embedder_mod._spin() is True
-    monkeypatch.setenv("CODELOCI_EMBED_SPIN", "0")
+    assert embedder_mod._spin(True) is True
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert embedder_mod._spin() is False
+    assert embedder_mod._spin(False) is False
     # Either way the model loads and embeds the same vector.
-    assert np.allclose(MiniLMEmbedder().embed(["hello"]), MiniLMEmbedder().embed(["hello"]))
+    spinning, still = MiniLMEmbedder(spin=True, threads=2), MiniLMEmbedder(spin=False, threads=1)
+    assert np.allclose(spinning.embed(["hello"]), still.embed(["hello"]))

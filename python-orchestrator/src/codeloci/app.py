@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 import anyio.to_thread
@@ -109,7 +110,11 @@ async def app_context(
 ) -> AsyncIterator[AppContext]:
     """Load the embedder, start the Rust child and try to open the store."""
     emb: Embedder = (
-        embedder if embedder is not None else await anyio.to_thread.run_sync(default_embedder)
+        embedder
+        if embedder is not None
+        else await anyio.to_thread.run_sync(
+            partial(default_embedder, threads=settings.embed_threads, spin=settings.embed_spin)
+        )
     )
     async with RustBridge(
         settings.rust_server,

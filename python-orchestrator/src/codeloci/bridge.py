@@ -15,7 +15,6 @@ tools: a dead child only affects calls to its own tools.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from codeloci import __version__
+from codeloci.config import passthrough_env
 
 __all__ = [
     "BridgeError",
@@ -41,9 +41,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Environment variables passed through to the child besides the SDK's safe defaults.
-PASSTHROUGH_ENV = ("RUST_LOG", "RUST_BACKTRACE", "CODELOCI_AST_LOG", "LANG", "LC_ALL")
 
 
 class BridgeError(RuntimeError):
@@ -171,8 +168,8 @@ class RustBridge:
 
     async def _serve(self, *, task_status: TaskStatus[_Connection]) -> None:
         command, args = self._args()
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        params = StdioServerParameters(command=command, args=args, env=env)
+        # Only config.PASSTHROUGH_ENV of our environment reaches the child.
+        params = StdioServerParameters(command=command, args=args, env=passthrough_env())
         started = False
         conn: _Connection | None = None
         try:

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import anyio
 
 from codeloci import __version__
-from codeloci.config import DEFAULT_CALL_TIMEOUT_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings
+from codeloci.config import (
+    DEFAULT_CALL_TIMEOUT_SECONDS,
+    DEFAULT_SESSION_TTL_SECONDS,
+    Settings,
+    resolve_log_level,
+)
 from codeloci.indexing.cli import SUBCOMMANDS as INDEXING_SUBCOMMANDS
 from codeloci.log import configure_logging
 
@@ -64,7 +69,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="stop a tool call still running after this long (CODELOCI_CALL_TIMEOUT; "
         f"default {DEFAULT_CALL_TIMEOUT_SECONDS:.0f})",
     )
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (stderr)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (stderr; CODELOCI_LOG_LEVEL)"
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -304,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
+    configure_logging(resolve_log_level(args.log_level))
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

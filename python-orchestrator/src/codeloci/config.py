@@ -1,6 +1,8 @@
 """Settings from command-line flags and environment variables.
 
-Precedence for every setting: explicit flag, then environment variable, then default.
+Every environment variable codeloci reads is read here (a test keeps it so), and the values
+are passed down from :class:`Settings`. Precedence for every setting: explicit flag, then
+environment variable, then default.
 
 =====================  ==========================  =============================================
 setting                flag                        environment
@@ -18,7 +20,19 @@ session id             ``--session-id ID``         ``CODELOCI_SESSION_ID`` (defa
 session TTL            ``--session-ttl SECONDS``   ``CODELOCI_SESSION_TTL`` (default 86400)
 per-call deadline      ``--call-timeout SECONDS``  ``CODELOCI_CALL_TIMEOUT`` (default 120; 0.1
                                                    to 3600; see :mod:`codeloci.deadline`)
+gate threshold         ``--gate-threshold P``      ``CODELOCI_GATE_THRESHOLD`` (0 to 1; default:
+                                                   the trained model's)
+gate on/off            ``--no-gate``               ``CODELOCI_GATE_ENABLED`` (``1/true/yes/on`` or
+                                                   ``0/false/no/off``; default on)
+log level              ``--log-level LEVEL``       ``CODELOCI_LOG_LEVEL`` (default INFO; see
+                                                   :func:`resolve_log_level`)
+embedder threads       —                           ``CODELOCI_EMBED_THREADS`` (default min(4, CPUs))
+embedder spinning      —                           ``CODELOCI_EMBED_SPIN=1`` or ``0`` (default: on
+                                                   with more than 2 CPUs)
 =====================  ==========================  =============================================
+
+The Rust child gets only the variables in :data:`PASSTHROUGH_ENV` from this environment
+(:mod:`codeloci.bridge` passes them on).
 """
 
 from __future__ import annotations
@@ -38,12 +52,15 @@ __all__ = [
     "DEFAULT_SESSION_TTL_SECONDS",
     "MAX_CALL_TIMEOUT_SECONDS",
     "MIN_CALL_TIMEOUT_SECONDS",
+    "PASSTHROUGH_ENV",
     "RUST_BINARY_NAME",
     "Settings",
     "default_data_dir",
     "find_rust_server",
     "git_toplevel",
+    "passthrough_env",
     "project_id_for",
+    "resolve_log_level",
     "resolve_project_root",
 ]
 
@@ -54,10 +71,44 @@ DEFAULT_CALL_TIMEOUT_SECONDS = 120.0
 MIN_CALL_TIMEOUT_SECONDS = 0.1
 MAX_CALL_TIMEOUT_SECONDS = 3600.0
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+#: Environment variables passed through to the Rust child besides the SDK's safe defaults.
+PASSTHROUGH_ENV = ("RUST_LOG", "RUST_BACKTRACE", "CODELOCI_AST_LOG", "LANG", "LC_ALL")
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _env_bool(name: str) -> bool | None:
+    """A strict yes/no variable: ``None`` when unset or empty, an error when unreadable."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ValueError(f"{name}={value!r}: expected true/false (1/0, yes/no, on/off)")
+
+
+def _env_number(name: str, kind: type[int] | type[float]) -> int | float | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+def resolve_log_level(flag: str | None = None) -> str:
+    """``--log-level``, else ``CODELOCI_LOG_LEVEL``, else ``INFO`` (upper-cased). Logging is
+    configured from this before a command builds its :class:`Settings`."""
+    return (flag or os.environ.get("CODELOCI_LOG_LEVEL") or "INFO").upper()
+
+
+def passthrough_env() -> dict[str, str]:
+    """The variables of :data:`PASSTHROUGH_ENV` set in this environment (for the Rust child)."""
+    return {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
 
 
 def default_data_dir() -> Path:
@@ -152,9 +203,11 @@ class Settings:
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
     gate_threshold: float | None = None
-    gate_enabled: bool | None = None
+    gate_enabled: bool = True
     watch_root: Path | None = None
     call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
+    embed_threads: int | None = None
+    embed_spin: bool | None = None
 
     @property
     def project_id(self) -> str:
@@ -178,6 +231,8 @@ class Settings:
         gate_enabled: bool | None = None,
         watch_root: str | Path | None = None,
         call_timeout_seconds: float | None = None,
+        embed_threads: int | None = None,
+        embed_spin: bool | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -201,6 +256,21 @@ class Settings:
                 f"call timeout {timeout} s is out of range (CALL_TIMEOUT_SECONDS): give "
                 f"{MIN_CALL_TIMEOUT_SECONDS} to {MAX_CALL_TIMEOUT_SECONDS:.0f} seconds"
             )
+        threshold = gate_threshold
+        if threshold is None:
+            threshold = _env_number("CODELOCI_GATE_THRESHOLD", float)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"gate threshold {threshold} is out of range: give 0 to 1")
+        enabled = gate_enabled if gate_enabled is not None else _env_bool("CODELOCI_GATE_ENABLED")
+        threads = embed_threads
+        if threads is None:
+            env_threads = _env_number("CODELOCI_EMBED_THREADS", int)
+            threads = None if env_threads is None else max(1, int(env_threads))
+        spin = embed_spin
+        if spin is None:
+            # only 1 or 0 decides; anything else leaves the choice to the core count
+            env_spin = os.environ.get("CODELOCI_EMBED_SPIN", "").strip()
+            spin = env_spin == "1" if env_spin in ("0", "1") else None
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             project_root=resolve_project_root(project_root),
@@ -210,8 +280,10 @@ class Settings:
             qdrant_api_key=os.environ.get("QDRANT_API_KEY") or None,
             session_id=session_id or os.environ.get("CODELOCI_SESSION_ID") or str(uuid.uuid4()),
             session_ttl_seconds=ttl or DEFAULT_SESSION_TTL_SECONDS,
-            gate_threshold=gate_threshold,
-            gate_enabled=gate_enabled,
+            gate_threshold=threshold,
+            gate_enabled=True if enabled is None else enabled,
             watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
             call_timeout_seconds=timeout,
+            embed_threads=threads,
+            embed_spin=spin,
         )

@@ -76,22 +76,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _spin() -> bool:
+def _spin(explicit: bool | None = None) -> bool:
     """Whether onnxruntime's intra-op threads busy-wait between ops. Spinning makes a one-query
     embedding faster on a machine with cores to spare (idle 2-core box: p50 2.8 against
     4.7 ms), but on a machine with 2 cores or fewer the spinning threads lose their core to
     any other load and a query waits for them (p50 12-19 against 4-12 ms). So: on with more
-    than 2 cores; ``CODELOCI_EMBED_SPIN=1``/``0`` decides instead."""
-    env = os.environ.get("CODELOCI_EMBED_SPIN", "").strip()
-    if env in ("0", "1"):
-        return env == "1"
+    than 2 cores, unless ``explicit`` decides (``Settings.embed_spin``:
+    ``CODELOCI_EMBED_SPIN=1``/``0``)."""
+    if explicit is not None:
+        return explicit
     return (os.cpu_count() or 1) > 2
 
 
 def _default_threads() -> int:
-    env = os.environ.get("CODELOCI_EMBED_THREADS")
-    if env:
-        return max(1, int(env))
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -103,9 +100,13 @@ class MiniLMEmbedder:
         model_path: Path | None = None,
         *,
         threads: int | None = None,
+        spin: bool | None = None,
         batch_size: int = 1,
         verify: bool = True,
     ) -> None:
+        """``threads``: onnxruntime's intra-op threads (default min(4, CPUs)); ``spin``:
+        whether they busy-wait between ops (default: with more than 2 CPUs). The server and
+        the CLI pass ``Settings.embed_threads``/``embed_spin``."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -131,7 +132,7 @@ class MiniLMEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        if not _spin():
+        if not _spin(spin):
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -192,11 +193,12 @@ _default: MiniLMEmbedder | None = None
 _default_lock = threading.Lock()
 
 
-def default_embedder() -> MiniLMEmbedder:
-    """The process-wide default embedder, loaded once (about 0.5 s)."""
+def default_embedder(*, threads: int | None = None, spin: bool | None = None) -> MiniLMEmbedder:
+    """The process-wide default embedder, loaded once (about 0.5 s); ``threads`` and ``spin``
+    (see :class:`MiniLMEmbedder`) apply to the call that loads it."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = MiniLMEmbedder()
+            _default = MiniLMEmbedder(threads=threads, spin=spin)
             log.info("embedder %s loaded", MINILM_NAME)
         return _default

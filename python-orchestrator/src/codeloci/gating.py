@@ -32,14 +32,11 @@ __all__ = [
 
 
 def build_gate(settings: Settings, vocabulary: SymbolVocabulary | None = None) -> Gate:
-    """The gate configured from environment (``CODELOCI_GATE_THRESHOLD``,
-    ``CODELOCI_GATE_ENABLED``), then from flags, which win."""
-    gate = Gate.from_env(vocabulary=vocabulary)
-    if settings.gate_threshold is not None:
-        gate.threshold = settings.gate_threshold
-    if settings.gate_enabled is not None:
-        gate.enabled = settings.gate_enabled
-    return gate
+    """The gate as ``settings`` say (``--gate-threshold``/``CODELOCI_GATE_THRESHOLD``, else the
+    trained threshold; ``--no-gate``/``CODELOCI_GATE_ENABLED``)."""
+    return Gate(
+        threshold=settings.gate_threshold, enabled=settings.gate_enabled, vocabulary=vocabulary
+    )
 
 
 def decide(app: AppContext, args: GatedSearch) -> GateInfo | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 __all__ = ["configure_logging"]
@@ -11,9 +10,10 @@ __all__ = ["configure_logging"]
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Send all log records to stderr at ``level`` (default ``CODELOCI_LOG_LEVEL`` or INFO)."""
-    name = (level or os.environ.get("CODELOCI_LOG_LEVEL") or "INFO").upper()
+def configure_logging(level: str = "INFO") -> None:
+    """Send all log records to stderr at ``level`` (the CLI passes
+    :func:`codeloci.config.resolve_log_level`: ``--log-level``, ``CODELOCI_LOG_LEVEL``, INFO)."""
+    name = level.upper()
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -174,12 +174,6 @@ def test_threshold_is_configurable() -> None:
         Gate(threshold=1.5)
 
 
-def test_from_env() -> None:
-    g = Gate.from_env(env={"CODELOCI_GATE_THRESHOLD": "0.7", "CODELOCI_GATE_ENABLED": "false"})
-    assert g.threshold == 0.7 and not g.enabled
-    assert Gate.from_env(env={}).enabled
-
-
 def test_decision_wire_form(gate: Gate) -> None:
     d = gate.decide("what is a monad?")
     wire = d.to_dict()

@@ -9,13 +9,11 @@ The model is ``data/gate_model.json``; its dataset, trainer and evaluation are d
 outside the package, in ``python-orchestrator/devtools/gate/`` (``just train-gate``).
 """
 
-from codeloci.gate.core import ENV_ENABLED, ENV_THRESHOLD, Gate, GateDecision, GateStats
+from codeloci.gate.core import Gate, GateDecision, GateStats
 from codeloci.gate.model import LogisticModel, RuleModel, load_model
 from codeloci.gate.vocabulary import SymbolVocabulary
 
 __all__ = [
-    "ENV_ENABLED",
-    "ENV_THRESHOLD",
     "Gate",
     "GateDecision",
     "GateStats",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -14,16 +14,11 @@ from codeloci.gate.model import LogisticModel, RuleModel, load_model
 from codeloci.gate.vocabulary import SymbolVocabulary
 
 __all__ = [
-    "ENV_ENABLED",
-    "ENV_THRESHOLD",
     "Gate",
     "GateDecision",
     "GateStats",
     "default_model",
 ]
-
-ENV_THRESHOLD: Final = "CODELOCI_GATE_THRESHOLD"
-ENV_ENABLED: Final = "CODELOCI_GATE_ENABLED"
 
 _ACK_WORDS: Final = frozenset(
     """thanks thank ty thx ok okay k sure yes yep yup yeah no nope nah great good nice cool
@@ -114,15 +109,6 @@ def default_model() -> LogisticModel | RuleModel:
     return _DEFAULT_MODEL
 
 
-def _env_bool(value: str) -> bool:
-    v = value.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{ENV_ENABLED}={value!r}: expected true/false")
-
-
 class Gate:
     """Scores a query for "retrieval from this repository's memory/index will help".
 
@@ -150,20 +136,6 @@ class Gate:
         self.enabled = enabled
         self.vocabulary = vocabulary if vocabulary is not None else SymbolVocabulary()
         self.stats = GateStats()
-
-    @classmethod
-    def from_env(
-        cls, vocabulary: SymbolVocabulary | None = None, env: Mapping[str, str] | None = None
-    ) -> Gate:
-        """Configure from ``CODELOCI_GATE_THRESHOLD`` / ``CODELOCI_GATE_ENABLED``."""
-        e = os.environ if env is None else env
-        raw_t = e.get(ENV_THRESHOLD, "").strip()
-        raw_e = e.get(ENV_ENABLED, "").strip()
-        return cls(
-            threshold=float(raw_t) if raw_t else None,
-            enabled=_env_bool(raw_e) if raw_e else True,
-            vocabulary=vocabulary,
-        )
 
     @property
     def threshold(self) -> float:

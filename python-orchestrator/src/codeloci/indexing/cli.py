@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -50,7 +51,9 @@ def _settings(args: argparse.Namespace, root: Path) -> Settings:
 @asynccontextmanager
 async def _service(args: argparse.Namespace, root: Path) -> AsyncIterator[IndexingService]:
     settings = _settings(args, root)
-    embedder = await anyio.to_thread.run_sync(default_embedder)
+    embedder = await anyio.to_thread.run_sync(
+        partial(default_embedder, threads=settings.embed_threads, spin=settings.embed_spin)
+    )
     store = open_store(
         memory_collection_spec(embedder),
         data_dir=settings.data_dir,

@@ -233,12 +233,18 @@ class EmbeddedStore(MemoryStore):
 
     def _read(self, what: str, read: Callable[[], _T]) -> _T:
         """Run an engine read; an engine error there means damaged files, never an empty answer."""
+        self._open_or_raise()
         try:
             return read()
         except Exception as exc:
             raise damaged(self.root, f"{what} failed: {exc}") from exc
 
+    def _open_or_raise(self) -> None:
+        if self._shard is None:
+            raise StoreError(f"the store at {self.root} is closed")
+
     def _run(self, op: Any) -> None:
+        self._open_or_raise()
         try:
             self._shard.update(op)
         except Exception as exc:
@@ -267,6 +273,7 @@ class EmbeddedStore(MemoryStore):
         the whole build, so only a command-line run calls it, never a server that must keep
         answering."""
         try:
+            self._open_or_raise()
             return bool(self._shard.optimize())
         except Exception as exc:
             raise StoreError(f"optimizing the store failed: {exc}") from exc

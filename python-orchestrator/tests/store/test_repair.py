@@ -13,6 +13,7 @@ import pytest
 
 from codeloci.store import (
     CollectionSpec,
+    Fusion,
     PointIn,
     Query,
     SparseVec,
@@ -88,6 +89,17 @@ def test_damage_found_while_reading_is_an_error_not_an_answer(tmp_path: Path) ->
     try:
         with pytest.raises(StoreDamagedError, match=r"a scroll failed.*codeloci repair"):
             store.scroll(flt=None, limit=POINTS)
+        # Every read path reaching a damaged payload, code search's too, says the same:
+        # one channel, score fusion (its payload lookup) and fusion inside the engine.
+        dense, sparse = [1.0] + [0.0] * (SPEC.dim - 1), SparseVec([3, 103], [1.0, 0.5])
+        everything = {"limit": POINTS, "prefetch": POINTS}
+        for q in (
+            Query(dense=dense, exact=True, **everything),  # type: ignore[arg-type]
+            Query(dense=dense, sparse=sparse, fusion=Fusion("score"), **everything),  # type: ignore[arg-type]
+            Query(dense=dense, sparse=sparse, fusion=Fusion("rrf"), **everything),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(StoreDamagedError, match="codeloci repair"):
+                store.query(q)
     finally:
         store.close()
 

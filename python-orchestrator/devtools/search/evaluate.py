@@ -2,7 +2,8 @@
 
 Builds the corpus of :mod:`devtools.search.evalcorpus` (real code, doc comments removed),
 indexes it with the real pipeline (Rust ``chunk``, BM25 sparse vectors, MiniLM embeddings in
-an embedded Qdrant store in a temporary directory) once per dense-text style, runs every case
+an embedded Qdrant store in a temporary directory, or a collection of its own on the Qdrant
+server `--qdrant-url` names) once per dense-text style, runs every case
 through lexical-only, dense-only and fused search, and reports Recall@1, Recall@10 and MRR@10
 per query category. A hit is relevant when it is in the right file and its line range holds the
 definition line of the function the query is about.
@@ -18,11 +19,14 @@ import logging
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
+from qdrant_client import QdrantClient
 
 from codeloci.bridge import RustBridge
 from codeloci.config import find_rust_server
@@ -32,7 +36,7 @@ from codeloci.indexing.pipeline import CodeIndex
 from codeloci.indexing.search import RRF_K, CodeSearcher
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
-from codeloci.store import Fusion, Hit, open_store
+from codeloci.store import Fusion, Hit, MemoryStore, open_store
 from devtools.search.evalcorpus import Case, build_corpus
 
 __all__ = ["main", "run"]
@@ -92,11 +96,38 @@ def _runs(primary: bool) -> list[Run]:
     return runs
 
 
+@dataclass(frozen=True)
+class Backend:
+    """The store to evaluate on: embedded (``url`` None) or the Qdrant server at ``url``."""
+
+    url: str | None = None
+    api_key: str | None = None
+
+    def open(self, embedder: Embedder, data_dir: Path) -> MemoryStore:
+        # A collection of its own on a server, dropped afterwards: a user's data is never touched.
+        spec = replace(memory_collection_spec(embedder), name=f"eval_{uuid.uuid4().hex[:12]}")
+        return open_store(spec, data_dir=data_dir, qdrant_url=self.url, qdrant_api_key=self.api_key)
+
+    def drop(self, store: MemoryStore) -> None:
+        if self.url is None:
+            return
+        client = QdrantClient(url=self.url, api_key=self.api_key, timeout=60)
+        try:
+            client.delete_collection(f"codeloci_{store.spec.name}")
+        finally:
+            client.close()
+
+
 async def _evaluate_style(
-    corpus: Path, cases: list[Case], style: str, embedder: Embedder, primary: bool
+    corpus: Path,
+    cases: list[Case],
+    style: str,
+    embedder: Embedder,
+    primary: bool,
+    backend: Backend,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="codeloci-eval-") as tmp:
-        store = open_store(memory_collection_spec(embedder), data_dir=Path(tmp))
+        store = backend.open(embedder, Path(tmp))
         try:
             async with RustBridge(find_rust_server(), [corpus]) as bridge:
                 index = CodeIndex(store, embedder, bridge, Path(tmp), dense_style=style)
@@ -119,9 +150,11 @@ async def _evaluate_style(
                 rows[label]["_latency"] = {"ms_per_query": round(per_query_ms, 2)}
                 log.info("%s %s: %s", style, label, rows[label]["all"])
         finally:
+            backend.drop(store)
             store.close()
     return {
         "style": style,
+        "backend": store.description,
         "chunks": chunks,
         "index_seconds": round(index_seconds, 1),
         "stage_seconds": report.seconds,
@@ -129,13 +162,15 @@ async def _evaluate_style(
     }
 
 
-async def run(styles: list[str]) -> dict[str, Any]:
+async def run(styles: list[str], backend: Backend | None = None) -> dict[str, Any]:
     embedder = default_embedder()
     with tempfile.TemporaryDirectory(prefix="codeloci-eval-corpus-") as tmp:
         corpus = Path(tmp).resolve() / "corpus"
         cases, files = build_corpus(corpus)
         results = [
-            await _evaluate_style(corpus, cases, style, embedder, primary=(i == 0))
+            await _evaluate_style(
+                corpus, cases, style, embedder, primary=(i == 0), backend=backend or Backend()
+            )
             for i, style in enumerate(styles)
         ]
     counts: dict[str, int] = defaultdict(int)
@@ -171,7 +206,7 @@ def _table(data: dict[str, Any]) -> str:
         "",
         f"Corpus: {data['files']} files; cases {data['cases']}; "
         + "; ".join(
-            f"{r['style']}: {r['chunks']} chunks indexed in {r['index_seconds']}s"
+            f"{r['style']}: {r['chunks']} chunks indexed in {r['index_seconds']}s ({r['backend']})"
             for r in data["results"]
         ),
     ]
@@ -186,12 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DENSE_TEXT_STYLES),
         help=f"dense-text styles to compare (default: {','.join(DENSE_TEXT_STYLES)})",
     )
+    parser.add_argument(
+        "--qdrant-url",
+        help="evaluate on the Qdrant server at this URL (a collection of its own, dropped "
+        "after) instead of the embedded store",
+    )
+    parser.add_argument("--qdrant-api-key", help="the server's API key, if it needs one")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     if find_rust_server() is None:
         print("codeloci-ast not found: build rust-server/ first", file=sys.stderr)
         return 2
-    data = anyio.run(run, [s for s in args.styles.split(",") if s])
+    backend = Backend(args.qdrant_url, args.qdrant_api_key)
+    data = anyio.run(run, [s for s in args.styles.split(",") if s], backend)
     if args.json:
         args.json.write_text(json.dumps(data, indent=2))
     print(_table(data))

@@ -29,6 +29,9 @@ log level              ``--log-level LEVEL``       ``CODELOCI_LOG_LEVEL`` (defau
 embedder threads       —                           ``CODELOCI_EMBED_THREADS`` (default min(4, CPUs))
 embedder spinning      —                           ``CODELOCI_EMBED_SPIN=1`` or ``0`` (default: on
                                                    with more than 2 CPUs)
+HTTP bearer token      ``--auth-token-file PATH``  ``CODELOCI_AUTH_TOKEN_FILE`` (``serve --http``;
+                                                   see :mod:`codeloci.http_auth`)
+HTTP browser origins   ``--allow-origin ORIGIN``   — (repeatable; loopback always allowed)
 =====================  ==========================  =============================================
 
 The Rust child gets only the variables in :data:`PASSTHROUGH_ENV` from this environment
@@ -44,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +212,10 @@ class Settings:
     call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
     embed_threads: int | None = None
     embed_spin: bool | None = None
+    #: ``serve --http``: file holding the bearer token every request must present
+    auth_token_file: Path | None = None
+    #: ``serve --http``: browser origins accepted besides loopback and the bound address
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def project_id(self) -> str:
@@ -233,6 +241,8 @@ class Settings:
         call_timeout_seconds: float | None = None,
         embed_threads: int | None = None,
         embed_spin: bool | None = None,
+        auth_token_file: str | Path | None = None,
+        allowed_origins: Sequence[str] | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -286,4 +296,12 @@ class Settings:
             call_timeout_seconds=timeout,
             embed_threads=threads,
             embed_spin=spin,
+            auth_token_file=_auth_token_file(auth_token_file),
+            allowed_origins=tuple(allowed_origins or ()),
         )
+
+
+def _auth_token_file(explicit: str | Path | None) -> Path | None:
+    """``--auth-token-file``, else ``CODELOCI_AUTH_TOKEN_FILE``, else none."""
+    value = explicit or os.environ.get("CODELOCI_AUTH_TOKEN_FILE") or None
+    return Path(value).expanduser() if value else None

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import Any, Self, TextIO, cast
 
 import anyio
 import mcp_types as types
@@ -31,6 +31,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from codeloci import __version__
+from codeloci.ast_types import ChunkResult, ScanResult
 from codeloci.config import passthrough_env
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "RustBridge",
     "RustServerDied",
     "RustServerUnavailable",
+    "ToolCallFailed",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class RustServerDied(BridgeError):
 
 class RustServerUnavailable(BridgeError):
     """The child is missing or keeps failing; no call is attempted."""
+
+
+class ToolCallFailed(BridgeError):
+    """The child answered a call with an error result (or without a structured result)."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -314,6 +320,24 @@ class RustBridge:
                     "failed and the server will be restarted on the next call"
                 ) from exc
             raise
+
+    async def scan(self, arguments: dict[str, Any]) -> ScanResult:
+        """``scan``'s structured result; :class:`ToolCallFailed` when it answers an error."""
+        return cast(ScanResult, await self._structured("scan", arguments))
+
+    async def chunk(self, arguments: dict[str, Any]) -> ChunkResult:
+        """``chunk``'s structured result; :class:`ToolCallFailed` when it answers an error."""
+        return cast(ChunkResult, await self._structured("chunk", arguments))
+
+    async def _structured(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await self.call_tool(tool, arguments)
+        if result.is_error:
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            raise ToolCallFailed(f"codeloci-ast {tool} failed: {text}")
+        data = result.structured_content
+        if not isinstance(data, dict):
+            raise ToolCallFailed(f"codeloci-ast {tool} returned no structured result")
+        return data
 
     async def restart_for_test(self) -> None:
         """Stop the current child (tests and `doctor` use it); the next call starts another."""

@@ -32,7 +32,8 @@ import anyio
 import anyio.to_thread
 import numpy as np
 
-from codeloci.bridge import RustBridge
+from codeloci.ast_types import Chunk, ChunkResult, FileEntry
+from codeloci.bridge import RustBridge, ToolCallFailed
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
 from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, ManifestPaths
@@ -111,16 +112,6 @@ class CodeIndex:
 
     def manifest_paths(self, root: Path) -> ManifestPaths:
         return ManifestPaths.under(self.data_dir, project_id_for(root))
-
-    async def _call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        result = await self.bridge.call_tool(tool, args)
-        if result.is_error:
-            text = " ".join(getattr(c, "text", "") for c in result.content)
-            raise IndexingError(f"codeloci-ast {tool} failed: {text}")
-        data = result.structured_content
-        if not isinstance(data, dict):
-            raise IndexingError(f"codeloci-ast {tool} returned no structured result")
-        return data
 
     def rebuild_manifest_from_store(self, root: Path) -> Manifest:
         """A manifest describing exactly what the store holds for this project. Files whose
@@ -234,21 +225,25 @@ class CodeIndex:
         if previous.files:
             # Only what differs comes back: a no-op rescan of a large repository stays small.
             args["changes_only"] = True
-        scan = await self._call("scan", args)
+        try:
+            scan = await self.bridge.scan(args)
+        except ToolCallFailed as exc:
+            raise IndexingError(str(exc)) from None
         _timed(report, "scan", start)
-        entries = {f["path"]: f for f in scan["files"]}
+        entries: dict[str, FileEntry] = {f["path"]: f for f in scan["files"]}
         added, changed = list(scan["added"]), list(scan["changed"])
         removed = sorted(scan["removed"]) if previous.files else []
         gone = set(removed)
         for path, record in previous.files.items():
             if path not in entries and path not in gone:
                 # Unchanged and untouched: not listed by the scan; its record stands.
-                entries[path] = {
-                    "path": path,
-                    "hash": record.hash,
-                    "size": record.size,
-                    "mtime_ns": record.mtime_ns,
-                }
+                entries[path] = FileEntry(
+                    path=path,
+                    language=record.language,
+                    size=record.size,
+                    mtime_ns=record.mtime_ns,
+                    hash=record.hash,
+                )
         if not previous.files:
             added, changed = sorted(entries), []
         report.files, report.added, report.changed = len(entries), len(added), len(changed)
@@ -276,7 +271,10 @@ class CodeIndex:
         for i in range(0, len(work), CHUNK_BATCH):
             batch = work[i : i + CHUNK_BATCH]
             start = time.monotonic()
-            result = await self._call("chunk", {"paths": batch, "root": str(root)})
+            try:
+                result = await self.bridge.chunk({"paths": batch, "root": str(root)})
+            except ToolCallFailed as exc:
+                raise IndexingError(str(exc)) from None
             _timed(report, "chunk", start)
             await anyio.to_thread.run_sync(
                 self._write_batch, result, entries, known, new, report, state
@@ -311,8 +309,8 @@ class CodeIndex:
 
     def _write_batch(
         self,
-        result: dict[str, Any],
-        entries: dict[str, dict[str, Any]],
+        result: ChunkResult,
+        entries: dict[str, FileEntry],
         known: set[str],
         new: Manifest,
         report: IndexReport,
@@ -320,7 +318,7 @@ class CodeIndex:
     ) -> None:
         project = new.project
         now = time.time()
-        by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_file: dict[str, list[Chunk]] = defaultdict(list)
         for chunk in result["chunks"]:
             by_file[chunk["path"]].append(chunk)
         failed = [e["path"] for e in result["errors"]]
@@ -333,13 +331,12 @@ class CodeIndex:
         for info in result["files"]:
             path = info["path"]
             chunks = by_file.get(path, [])
-            scanned = entries.get(path) or {"hash": info["hash"], "size": info["bytes"]}
-            fresh = scanned.get("hash") == info["hash"]
-            file_meta = {
-                "hash": info["hash"],
-                "size": int(info["bytes"]),
-                "mtime_ns": int(scanned.get("mtime_ns", 0)) if fresh else 0,
-            }
+            scanned = entries.get(path)
+            # A file changed between scan and chunk is recorded with no mtime: the next scan
+            # sees it as changed again.
+            fresh = scanned is not None and scanned["hash"] == info["hash"]
+            mtime_ns = scanned["mtime_ns"] if scanned is not None and fresh else 0
+            file_meta = {"hash": info["hash"], "size": info["bytes"], "mtime_ns": mtime_ns}
             ids: list[str] = []
             report.paths.add(path)
             for n, chunk in enumerate(chunks):
@@ -357,10 +354,10 @@ class CodeIndex:
             for p in points[len(points) - len(ids) :]:
                 p.payload["file_chunks"] = len(ids)
             records[path] = FileRecord(
-                hash=file_meta["hash"],
-                size=file_meta["size"],
-                mtime_ns=file_meta["mtime_ns"],
-                language=str(info["language"]),
+                hash=info["hash"],
+                size=info["bytes"],
+                mtime_ns=mtime_ns,
+                language=info["language"],
                 chunks=ids,
             )
         _timed(report, "sparse", start)

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from codeloci.ast_types import Chunk
 from codeloci.models import MAX_SYMBOL_CHARS
 from codeloci.store import Cond, Filter, Match, MatchAny
 
@@ -51,7 +52,7 @@ def file_filter(project: str, paths: list[str]) -> Filter:
 
 
 def point_payload(
-    chunk: dict[str, Any],
+    chunk: Chunk,
     *,
     project: str,
     file: dict[str, Any],

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from backends import QdrantTarget
 
 from codeloci.cli import build_parser
 
 
-def doctor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def doctor(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -28,6 +32,7 @@ def doctor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env=env,
     )
 
 
@@ -39,6 +44,18 @@ def test_doctor_all_ok(tmp_path: Path, rust_server: list[str]) -> None:
     assert "[ok] store: embedded Qdrant" in out.stdout
     assert "mcp 2.3.0" in out.stdout
     assert not (tmp_path / "d").exists(), "doctor must not create the store"
+
+
+def test_doctor_on_a_fresh_empty_qdrant_server_is_ok(
+    tmp_path: Path, rust_server: list[str], qdrant: QdrantTarget
+) -> None:
+    qdrant.drop_collections()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "CODELOCI_"))}
+    out = doctor(tmp_path, "--rust-server", " ".join(rust_server), env={**env, **qdrant.env()})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "store backend: server" in out.stdout
+    assert "[ok] store: Qdrant at" in out.stdout and "no codeloci data yet" in out.stdout
+    assert "read-only" not in out.stdout
 
 
 def test_doctor_reports_missing_rust_server_with_fix(tmp_path: Path) -> None:

@@ -86,6 +86,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         gate_enabled=args.gate_enabled,
         watch_root=getattr(args, "watch", None),
         call_timeout_seconds=args.call_timeout,
+        auth_token_file=getattr(args, "auth_token_file", None),
+        allowed_origins=getattr(args, "allow_origin", None),
     )
 
 
@@ -103,14 +105,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from codeloci.server import build_server
 
     settings = _settings(args)
+    if args.http:
+        from codeloci.http_auth import HttpAccess
+
+        # Token file, non-loopback rule and origins are checked before anything starts.
+        access = HttpAccess.for_bind(
+            args.http[0], settings.auth_token_file, settings.allowed_origins
+        )
     server = build_server(settings)
     if args.http:
         host, port = args.http
         import uvicorn
 
-        app = server.streamable_http_app(host=host)
-        log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
-        uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning")
+        app = access.wrap(
+            server.streamable_http_app(host=host, transport_security=access.transport_security())
+        )
+        log.info(
+            "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)",
+            host,
+            port,
+            "bearer token required" if access.token else "no token: loopback only",
+        )
+        uvicorn.run(app, host=host.strip("[]"), port=port, log_config=None, log_level="warning")
         return 0
 
     from mcp.server.stdio import stdio_server
@@ -195,7 +211,13 @@ def _check_embedder() -> tuple[_Check, object | None]:
 def _check_store(settings: Settings, emb: object | None) -> _Check:
     from codeloci.embedder import Embedder
     from codeloci.memory import memory_collection_spec
-    from codeloci.store import StoreDamagedError, StoreError, StoreLockedError, open_store
+    from codeloci.store import (
+        CollectionMissingError,
+        StoreDamagedError,
+        StoreError,
+        StoreLockedError,
+        open_store,
+    )
 
     if not isinstance(emb, Embedder):
         return _Check("store", False, "skipped: the embedder did not load", "fix the embedder")
@@ -209,6 +231,11 @@ def _check_store(settings: Settings, emb: object | None) -> _Check:
         )
     except StoreLockedError as exc:
         return _Check("store", True, f"in use (fine if that is your running server): {exc}")
+    except CollectionMissingError:
+        # A fresh Qdrant server: reachable, nothing stored yet (the first writer creates it).
+        return _Check(
+            "store", True, f"Qdrant at {settings.qdrant_url}: reachable, no codeloci data yet"
+        )
     except StoreDamagedError as exc:
         return _Check("store", False, str(exc), "codeloci repair")
     except StoreError as exc:
@@ -274,6 +301,19 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watch", metavar="PATH", help="keep the code index of PATH current while serving"
+    )
+    parser.add_argument(
+        "--auth-token-file",
+        metavar="PATH",
+        help="with --http: require `Authorization: Bearer <token>`, the token being this private "
+        "file's content (CODELOCI_AUTH_TOKEN_FILE); required for a non-loopback HOST",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="with --http: also accept browser requests from this Origin (repeatable; "
+        "scheme://host[:port], :* for any port); loopback origins are always accepted",
     )
 
 

@@ -99,14 +99,13 @@ def test_gate_settings_flag_env_default(
     monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
 ) -> None:
     from codeloci.gate import Gate
-    from codeloci.gating import build_gate
 
     s = Settings.from_sources(project_root=tmp_path)
     assert s.gate_threshold is None and s.gate_enabled
-    assert build_gate(s).threshold == Gate().threshold  # the trained one
+    assert Gate.from_settings(s).threshold == Gate().threshold  # the trained one
     monkeypatch.setenv("CODELOCI_GATE_THRESHOLD", "0.7")
     monkeypatch.setenv("CODELOCI_GATE_ENABLED", "false")
-    gate = build_gate(Settings.from_sources(project_root=tmp_path))
+    gate = Gate.from_settings(Settings.from_sources(project_root=tmp_path))
     assert gate.threshold == 0.7 and not gate.enabled
     # flags win
     s = Settings.from_sources(project_root=tmp_path, gate_threshold=0.2, gate_enabled=True)

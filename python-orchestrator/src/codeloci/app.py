@@ -15,7 +15,6 @@ from codeloci.bridge import RustBridge
 from codeloci.config import Settings
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.gate import Gate
-from codeloci.gating import build_gate
 from codeloci.indexing.service import IndexingService
 from codeloci.indexing.vocab import load_vocabulary
 from codeloci.memory import MemoryService, memory_collection_spec
@@ -57,7 +56,7 @@ class AppContext:
         self._memory: MemoryService | None = None
         self._indexing: IndexingService | None = None
         self._lock = anyio.Lock()
-        self.gate: Gate = build_gate(
+        self.gate = Gate.from_settings(
             settings, load_vocabulary(settings.data_dir, settings.project_id)
         )
 

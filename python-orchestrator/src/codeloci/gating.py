@@ -13,30 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from codeloci.gate import Gate, SymbolVocabulary
 from codeloci.models import FindResult, GatedSearch, GateInfo, _Strict
 from codeloci.tools import ToolRegistry, ToolSpec
 
 if TYPE_CHECKING:
     from codeloci.app import AppContext
-    from codeloci.config import Settings
 
 __all__ = [
     "GateStatsInput",
     "GateStatsResult",
-    "build_gate",
     "decide",
     "register_gate_tools",
     "skipped_find",
 ]
-
-
-def build_gate(settings: Settings, vocabulary: SymbolVocabulary | None = None) -> Gate:
-    """The gate as ``settings`` say (``--gate-threshold``/``CODELOCI_GATE_THRESHOLD``, else the
-    trained threshold; ``--no-gate``/``CODELOCI_GATE_ENABLED``)."""
-    return Gate(
-        threshold=settings.gate_threshold, enabled=settings.gate_enabled, vocabulary=vocabulary
-    )
 
 
 def decide(app: AppContext, args: GatedSearch) -> GateInfo | None:

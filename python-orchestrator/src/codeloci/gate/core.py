@@ -7,11 +7,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from codeloci.gate.features import analyze
 from codeloci.gate.model import LogisticModel, RuleModel, load_model
 from codeloci.gate.vocabulary import SymbolVocabulary
+
+if TYPE_CHECKING:
+    from codeloci.config import Settings
 
 __all__ = [
     "Gate",
@@ -136,6 +139,12 @@ class Gate:
         self.enabled = enabled
         self.vocabulary = vocabulary if vocabulary is not None else SymbolVocabulary()
         self.stats = GateStats()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, vocabulary: SymbolVocabulary | None = None) -> Gate:
+        """The gate as ``settings`` say (``--gate-threshold``/``CODELOCI_GATE_THRESHOLD``, else
+        the trained threshold; ``--no-gate``/``CODELOCI_GATE_ENABLED``)."""
+        return cls(settings.gate_threshold, settings.gate_enabled, vocabulary)
 
     @property
     def threshold(self) -> float:

@@ -1,6 +1,6 @@
 """``code_search``: hybrid dense + BM25 search over one project's code chunks.
 
-Fusion, as chosen with ``python -m codeloci.indexing.evaluate``: a query in words by the
+Fusion, as chosen with ``python -m devtools.search.evaluate``: a query in words by the
 standardised channel scores (:data:`WORDS_FUSION`: both channels' candidates from one Qdrant
 batch, summed here); a query that is a single identifier, which BM25 on split identifiers
 answers best, by BM25 alone when its best hit spells the name, otherwise by reciprocal rank
@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from codeloci.budget import RESULT_OVERHEAD_TOKENS, fit_to_budget
+from codeloci.budget import fit_to_budget
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
+from codeloci.identifiers import is_identifier_query, last_name
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
 from codeloci.indexing.points import code_filter, kind_tag, language_tag
-from codeloci.indexing.text import is_identifier_query, last_name, sparse_query
+from codeloci.indexing.text import sparse_query
 from codeloci.store import (
     DENSE_VECTOR,
     Cond,
@@ -45,7 +46,6 @@ from codeloci.store import (
 
 __all__ = [
     "IDENTIFIER_FUSION",
-    "RESULT_OVERHEAD_TOKENS",
     "SEARCH_FIELDS",
     "WORDS_FUSION",
     "CodeSearcher",

@@ -12,7 +12,7 @@ the IDF part is applied by the collection's ``Idf`` modifier at query time, with
 restricted to one project.
 
 Dense: :func:`dense_text` builds the text given to the embedder. The layout was chosen by
-``python -m codeloci.indexing.evaluate`` (see BENCHMARKS.md): the chunk's name in plain words
+``python -m devtools.search.evaluate`` (see BENCHMARKS.md): the chunk's name in plain words
 first (``parse_header_line`` -> ``parse header line``), then its kind and qualified name in
 words, the path words and the enclosing context, followed by the chunk's code, cut to what the
 model reads.
@@ -29,7 +29,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from codeloci.identifiers import identifier_words, is_identifier_query, last_name
+from codeloci.identifiers import identifier_words, last_name
 from codeloci.store import SparseVec
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
     "NAME_REPEAT",
     "TEXT_VERSION",
     "dense_text",
-    "is_identifier_query",  # from codeloci.identifiers, for indexing/search.py
-    "last_name",  # likewise
     "lexical_text",
     "sparse_document",
     "sparse_query",

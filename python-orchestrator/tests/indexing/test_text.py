@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from codeloci.identifiers import is_identifier_query
 from codeloci.indexing.search import IDENTIFIER_FUSION, WORDS_FUSION, fusion_for
 from codeloci.indexing.text import (
     HEADER_TEXT_CHARS,
     NAME_REPEAT,
     dense_text,
-    is_identifier_query,
     lexical_text,
     sparse_document,
     sparse_query,

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in `scan`, `parse` and `chunk`.
+/// Everything that can go wrong in `scan`, `parse` and `chunk`, and in starting the HTTP
+/// server (token file, origins, address).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The path does not exist.
@@ -107,6 +108,41 @@ pub enum Error {
         path: String,
         /// The limit in milliseconds.
         limit_ms: u64,
+    },
+    /// The `--auth-token-file` (or `CODELOCI_AUTH_TOKEN_FILE`) cannot be read.
+    #[error("cannot read the auth token file {path}: {source}; create it with `head -c 32 /dev/urandom | base64 > {path} && chmod 600 {path}`, readable by the user the server runs as")]
+    TokenFileUnreadable {
+        /// The token file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file holds nothing but whitespace.
+    #[error("the auth token file {path} is empty; put a token in it: `head -c 32 /dev/urandom | base64 > {path} && chmod 600 {path}`")]
+    TokenFileEmpty {
+        /// The token file.
+        path: PathBuf,
+    },
+    /// The token file is readable by group or others.
+    #[error("the auth token file {path} has mode {mode:04o}: group or others can read the token; make it private with `chmod 600 {path}`")]
+    TokenFileMode {
+        /// The token file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// HTTP on an address other hosts can reach, without a token.
+    #[error("refusing to serve HTTP on {addr} without a token: it is not a loopback address, so anyone who can reach it could call the tools; create a token file (`head -c 32 /dev/urandom | base64 > FILE && chmod 600 FILE`) and pass --auth-token-file FILE (or set CODELOCI_AUTH_TOKEN_FILE=FILE), or bind 127.0.0.1")]
+    NoTokenOffLoopback {
+        /// The address asked for.
+        addr: String,
+    },
+    /// An `--allow-origin` value that is not an origin.
+    #[error("--allow-origin {value:?} is not an origin; give scheme://host[:port] with no path, e.g. https://app.example:8443 (`:*` for any port) or `null`")]
+    BadOrigin {
+        /// The value given.
+        value: String,
     },
     /// An I/O error on a path.
     #[error("cannot read {path}: {source}")]

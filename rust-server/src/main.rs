@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use codeloci_ast::http_auth;
 use codeloci_ast::limits::{
     CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS, MAX_MESSAGE_BYTES, MIN_CALL_TIMEOUT_MS,
 };
@@ -28,6 +29,16 @@ struct Cli {
     /// endpoint is /mcp.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// With --http: require `Authorization: Bearer <token>` on every request, the token being
+    /// this file's content (whitespace trimmed; the file must be private, e.g. mode 0600).
+    /// Default: $CODELOCI_AUTH_TOKEN_FILE. Required to bind a non-loopback address.
+    #[arg(long, value_name = "PATH")]
+    auth_token_file: Option<PathBuf>,
+    /// With --http: also accept requests from browser pages of this Origin (repeatable;
+    /// scheme://host[:port], `:*` for any port). Loopback origins and the bound address are
+    /// always accepted; requests without an Origin header are not affected.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
     /// Stop a tool call still running after this many milliseconds, with an error naming
     /// CALL_TIMEOUT_MS (default 120000; 1 to 3600000).
     #[arg(long, value_name = "MS", default_value_t = CALL_TIMEOUT_MS,
@@ -127,7 +138,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.http {
-            Some(addr) => serve_http(server, addr).await,
+            Some(addr) => serve_http(server, addr, http_access(&cli, addr)?).await,
             None => serve_stdio(server).await,
         }
     })
@@ -154,17 +165,53 @@ async fn serve_stdio(server: AstServer) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_http(server: AstServer, addr: SocketAddr) -> anyhow::Result<()> {
-    if !addr.ip().is_loopback() {
-        tracing::warn!("serving on {addr}, which is not a loopback address: anyone who can reach it can read the roots");
-    }
+/// Who may use the HTTP server: its token (if any) and its Origin and Host allowlists.
+struct HttpAccess {
+    token: Option<http_auth::AuthToken>,
+    origins: Vec<String>,
+    hosts: Option<Vec<String>>,
+}
+
+/// Reads the token file and checks the allowlists before anything is bound.
+fn http_access(cli: &Cli, addr: SocketAddr) -> anyhow::Result<HttpAccess> {
+    let token_file = cli.auth_token_file.clone().or_else(|| {
+        std::env::var_os(http_auth::AUTH_TOKEN_FILE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let token = token_file
+        .as_deref()
+        .map(http_auth::AuthToken::from_file)
+        .transpose()?;
+    http_auth::require_token_off_loopback(addr, token.as_ref())?;
+    Ok(HttpAccess {
+        token,
+        origins: http_auth::allowed_origins(addr, &cli.allow_origins)?,
+        hosts: http_auth::allowed_hosts(addr),
+    })
+}
+
+async fn serve_http(server: AstServer, addr: SocketAddr, access: HttpAccess) -> anyhow::Result<()> {
     let ct = tokio_util::sync::CancellationToken::new();
+    let config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(ct.child_token())
+        .with_allowed_origins(access.origins)
+        .enforce_origin_validation();
+    let config = match access.hosts {
+        Some(hosts) => config.with_allowed_hosts(hosts),
+        None => config.disable_allowed_hosts(),
+    };
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default().with_cancellation_token(ct.child_token()),
+        config,
     );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if let Some(token) = access.token {
+        router = router.layer(axum::middleware::from_fn(move |request, next| {
+            http_auth::require_bearer(token.clone(), request, next)
+        }));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from conftest import REPO
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+GITIGNORE = REPO / ".gitignore"
+RENDER_API_KEY = "stand-in-qdrant-key"
 
 
 def _compose_via_docker() -> dict[str, Any] | None:
@@ -36,12 +39,15 @@ def _compose_via_docker() -> dict[str, Any] | None:
     )
     if probe.returncode != 0:
         return None
+    # QDRANT_API_KEY is required (`${QDRANT_API_KEY:?...}`): render with a stand-in.
+    env = {**os.environ, "QDRANT_API_KEY": RENDER_API_KEY}
     proc = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "--format", "json"],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO,
+        env=env,
     )
     assert proc.returncode == 0, f"docker compose config rejected the file:\n{proc.stderr}"
     config: dict[str, Any] = json.loads(proc.stdout)
@@ -125,6 +131,63 @@ def test_compose_services_env_volumes_and_health(compose: dict[str, Any]) -> Non
     assert any("8765" in str(p) for p in codeloci.get("ports", [])), codeloci.get("ports")
     data = _volume_targets(codeloci).get("/data")
     assert data in compose.get("volumes", {}), "codeloci's /data should be a named volume"
+
+
+def _secret_targets(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """In-container path -> the service's secret entry (short and long syntax)."""
+    out = {}
+    for entry in service.get("secrets") or []:
+        long = {"source": entry} if isinstance(entry, str) else dict(entry)
+        target = str(long.get("target") or long["source"])
+        path = target if target.startswith("/") else f"/run/secrets/{target}"
+        out[path] = long
+    return out
+
+
+def _uses_qdrant_api_key(value: str | None) -> bool:
+    """The value is QDRANT_API_KEY: required in the file (`:?` fails `up` when unset), or the
+    stand-in once rendered by `docker compose config`."""
+    if value == RENDER_API_KEY:
+        return True
+    return bool(value and re.fullmatch(r"\$\{QDRANT_API_KEY:\?[^}]+\}", value))
+
+
+def test_compose_guards_both_servers_with_a_token_and_an_api_key(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    codeloci = services["codeloci"]
+    env = _env(codeloci)
+    # It binds 0.0.0.0 inside the container, so codeloci refuses to start without a token:
+    # the token must come from a secret file and the variable must point at where it lands.
+    assert "0.0.0.0" in _command(codeloci)[-1]
+    token_path = env.get("CODELOCI_AUTH_TOKEN_FILE")
+    assert token_path, "codeloci binds 0.0.0.0 and needs CODELOCI_AUTH_TOKEN_FILE"
+    mounted = _secret_targets(codeloci)
+    assert token_path in mounted, f"{token_path} is not one of codeloci's secrets {mounted}"
+    entry = mounted[token_path]
+    secret = compose.get("secrets", {}).get(entry["source"])
+    assert secret and secret.get("file"), f"secret {entry['source']!r} must come from a file"
+    if _compose_via_docker() is None:
+        # The user chooses the file (CODELOCI_TOKEN_FILE); the default sits beside the file.
+        assert re.fullmatch(r"\$\{CODELOCI_TOKEN_FILE:-[^}]+\}", secret["file"]), secret
+        default = secret["file"].split(":-", 1)[1].rstrip("}")
+        name = Path(default).name
+        assert name in GITIGNORE.read_text().replace("/", " ").split(), (
+            f"{name} (the token) must be git-ignored"
+        )
+        assert name in DOCKERIGNORE.read_text().split(), f"{name} must stay out of the image"
+    # Readable by the container's user: the secret's uid is the Dockerfile's USER.
+    uid = re.search(r"useradd\b[^\n]*--uid (\d+)", DOCKERFILE.read_text())
+    assert uid and str(entry.get("uid")) == uid.group(1), (entry, uid)
+    mode = entry.get("mode", 0o444)  # Compose's default: world-readable
+    assert (int(mode, 8) if isinstance(mode, str) else int(mode)) & 0o077 == 0, entry
+    # No secret travels in the environment.
+    assert not any("TOKEN" in k and k != "CODELOCI_AUTH_TOKEN_FILE" for k in env), env
+
+    qdrant_env = _env(services["qdrant"])
+    assert _uses_qdrant_api_key(qdrant_env.get("QDRANT__SERVICE__API_KEY")), qdrant_env
+    assert _uses_qdrant_api_key(env.get("QDRANT_API_KEY")), env
+    health = " ".join(services["qdrant"]["healthcheck"]["test"])
+    assert "api-key" in health and "QDRANT__SERVICE__API_KEY" in health, health
 
 
 # ----------------------------------------------------------------------------- Dockerfile

@@ -2,7 +2,8 @@
 # codeloci as a container: the Rust server codeloci-ast built in stage 1, the Python orchestrator
 # installed in stage 2 with the binary beside it. Serves MCP over streamable HTTP on :8765 (/mcp).
 # Used by docker-compose.yml together with a Qdrant server (QDRANT_URL); run alone it keeps its
-# memory in the embedded store under /data.
+# memory in the embedded store under /data. It binds 0.0.0.0, so it starts only with a bearer
+# token file (CODELOCI_AUTH_TOKEN_FILE, private, readable by uid 10001; see README).
 
 # ---------------------------------------------------------------- stage 1: codeloci-ast
 # Debian bookworm (glibc 2.36): the binary also runs on the newer glibc of python:3.11-slim.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from codeloci.embedder import MiniLMEmbedder
 from codeloci.memory import MemoryRequestError, MemoryService, apply_budget, memory_collection_spec
 from codeloci.models import (
     MemoryDeleteInput,
+    MemoryFilter,
     MemoryFindInput,
     MemoryHit,
     MemoryListInput,
@@ -21,7 +23,7 @@ from codeloci.models import (
     RetrieveInput,
     RetrieveSessionInput,
 )
-from codeloci.store import MemoryStore, StoreError
+from codeloci.store import MemoryStore, PointIn, StoreError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROJECT_A = "p-aaaaaaaaaaaaaaaa"
@@ -175,6 +177,81 @@ def test_retrieve_without_query_is_newest_first(
     got = svc.retrieve("USER_PREFERENCE", RetrieveInput(k=3)).results
     assert [h.id for h in got] == order[::-1][:3]
     assert all(h.score is None for h in got)
+
+
+def _index_code(store: MemoryStore, embedder: MiniLMEmbedder, project: str, n: int) -> set[str]:
+    """``n`` code chunks of ``project`` as the indexing pipeline writes them (dense vectors
+    included, so every search can reach them)."""
+    from codeloci.indexing.points import point_id, point_payload
+
+    points = []
+    for i in range(n):
+        content = f"def where_tests_live_{i}():\n    return 'tests/' + prefer_pytest({i})\n"
+        chunk = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"chunk-{i}")),
+            "path": f"src/mod_{i}.py",
+            "language": "python",
+            "kind": "function",
+            "qualified_name": f"where_tests_live_{i}",
+            "name": f"where_tests_live_{i}",
+            "symbols": [f"where_tests_live_{i}"],
+            "start_line": 1,
+            "end_line": 2,
+            "content": content,
+            "content_hash": f"{i:064x}",
+        }
+        payload = point_payload(
+            chunk,  # type: ignore[arg-type]
+            project=project,
+            file={"hash": f"{i:064x}", "size": len(content), "mtime_ns": 0},
+            index=0,
+            file_chunks=1,
+            now=1_800_000_000.0,
+        )
+        vector = embedder.embed([content])[0]
+        points.append(PointIn(point_id(chunk["id"], project), vector, payload))
+    store.upsert(points)
+    return {p.id for p in points}
+
+
+def test_memory_tools_leave_out_code_chunks_unless_asked(
+    store: MemoryStore, embedder: MiniLMEmbedder
+) -> None:
+    """In an indexed repository, the level tools, memory_find, memory_list and delete by filter
+    answer with memories, not code chunks (filtered in the store query, so k results are k
+    memories); kinds containing "code" asks for them."""
+    svc = service(store, embedder, Clock())
+    code = _index_code(store, embedder, PROJECT_A, 30)
+    fact = put(svc, "the tests live in tests/ and use pytest", "PROJECT_CONTEXT", kind="fact")
+    pref = put(svc, "prefer pytest over unittest", "USER_PREFERENCE", kind="preference")
+    query = "where do the tests live, pytest"
+
+    def ids(result: object) -> list[str]:
+        return [h.id for h in result.results]  # type: ignore[attr-defined]
+
+    assert ids(svc.retrieve("PROJECT_CONTEXT", RetrieveInput(query=query, k=5))) == [fact]
+    assert ids(svc.retrieve("PROJECT_CONTEXT", RetrieveInput(k=5))) == [fact]
+    assert ids(svc.retrieve("USER_PREFERENCE", RetrieveInput(query=query))) == [pref]
+    assert set(ids(svc.find(MemoryFindInput(query=query, k=5)))) == {fact, pref}
+    assert set(ids(svc.list_memories(MemoryListInput(limit=5)))) == {fact, pref}
+    listed = svc.list_memories(MemoryListInput(levels=["PROJECT_CONTEXT"], limit=5))
+    assert ids(listed) == [fact] and listed.next_cursor is None
+
+    kinds = MemoryFilter(kinds=["code"])
+    asked = svc.retrieve("PROJECT_CONTEXT", RetrieveInput(query=query, k=5, filters=kinds))
+    assert len(asked.results) == 5 and set(ids(asked)) <= code
+    assert {h.kind for h in asked.results} == {"code"}
+    assert set(ids(svc.find(MemoryFindInput(query=query, k=5, filters=kinds)))) <= code
+    page = svc.list_memories(MemoryListInput(filters=kinds, limit=50))
+    assert set(ids(page)) == code
+    mixed = MemoryFilter(kinds=["code", "fact"])
+    assert fact in ids(svc.retrieve("PROJECT_CONTEXT", RetrieveInput(k=50, filters=mixed)))
+
+    # Deleting PROJECT_CONTEXT by filter leaves the index alone unless kinds names code.
+    done = svc.delete_memories(
+        MemoryDeleteInput.model_validate({"filter": {"levels": ["PROJECT_CONTEXT"]}, "confirm": 1})
+    )
+    assert done.ids == [fact] and len(store.get(sorted(code))) == len(code)
 
 
 def _hit(i: int, chars: int) -> MemoryHit:

@@ -293,6 +293,39 @@ async def test_memory_levels_isolation_and_persistence(
         assert (await a.ok("memory_list", {}))["results"] == []
 
 
+async def test_level_tools_return_facts_not_code_unless_asked(
+    project: Path, data: Path, rust_server: list[str]
+) -> None:
+    """In an indexed repository with a stored decision, retrieve_project_facts, memory_find
+    and memory_list answer with the decision; kinds ["code"] brings the code chunks."""
+    async with serve(data, project, rust_server) as srv:
+        decision = await srv.ok(
+            "memory_store",
+            {
+                "content": "Greeter.hello must stay ASCII-only",
+                "level": "PROJECT_CONTEXT",
+                "kind": "decision",
+            },
+        )
+        indexed = await srv.ok("index_repository", {"wait_for_embedding": True})
+        assert indexed["chunks_written"] >= 2
+        for args in ({}, {"query": "Greeter hello greeting"}):
+            facts = await srv.ok("retrieve_project_facts", args)
+            assert [r["id"] for r in facts["results"]] == [decision["id"]], args
+        found = await srv.ok("memory_find", {"query": "Greeter hello greeting"})
+        assert [r["id"] for r in found["results"]] == [decision["id"]]
+        listed = await srv.ok("memory_list", {"levels": ["PROJECT_CONTEXT"]})
+        assert [r["id"] for r in listed["results"]] == [decision["id"]]
+
+        code = {"kinds": ["code"]}
+        asked = await srv.ok("retrieve_project_facts", {"query": "greeting", "filters": code})
+        assert asked["results"] and {r["kind"] for r in asked["results"]} == {"code"}
+        assert any("Greeter" in r["content"] for r in asked["results"])
+        pages = await srv.ok("memory_list", {"levels": ["PROJECT_CONTEXT"], "filters": code})
+        assert len(pages["results"]) == indexed["chunks_written"]
+        assert {r["kind"] for r in pages["results"]} == {"code"}
+
+
 async def test_session_state_expires_and_is_purged(
     project: Path, data: Path, rust_server: list[str]
 ) -> None:

@@ -9,6 +9,11 @@ Scopes, enforced on every read and write by a mandatory store filter:
   with an expiry (default: the session TTL). Expired memories never match (the filter requires
   ``expires_at_ts > now``) and are purged at start-up and on every write.
 
+Indexed code chunks are PROJECT_CONTEXT memories of kind ``code``
+(:mod:`codeloci.indexing.points`). Every read and delete by filter leaves them out in the store
+query itself unless the filter's ``kinds`` names ``code``: the level tools, ``memory_find`` and
+``memory_list`` return facts, preferences and state, and ``code_search`` is the tool for code.
+
 Results are trimmed to a token budget as every searching tool's are
 (:func:`codeloci.budget.fit_to_budget`): whole while they fit, then the first that does not
 becomes a snippet marked ``truncated`` and the rest are counted in ``omitted``. The service is
@@ -74,6 +79,9 @@ log = logging.getLogger(__name__)
 MEMORY_COLLECTION = "memory"
 #: Most memories fetched to sort by recency when a retrieve_* call has no query.
 RECENT_SCAN_LIMIT = 2000
+#: The kind of indexed code chunks (:data:`codeloci.indexing.points.CODE_KIND`): reads and
+#: deletes by filter leave them out unless the filter's ``kinds`` names it.
+CODE_KIND = "code"
 #: Most memories a single delete-by-filter may remove.
 MAX_DELETE = 10_000
 
@@ -233,14 +241,19 @@ class MemoryService:
     ) -> Filter:
         scopes = [self._scope(level, session_id, now) for level in (levels or CONTEXT_LEVELS)]
         must: list[Cond] = [scopes[0] if len(scopes) == 1 else Filter(should=tuple(scopes))]
+        must_not: list[Cond] = []
+        if filters is not None and filters.kinds:
+            must.append(MatchAny("kind", tuple(filters.kinds)))
+        else:
+            # Indexed code chunks are memories of kind `code` (thousands of them): left out by
+            # the store query itself, so k results are k memories, unless `kinds` asks for code.
+            must_not.append(Match("kind", CODE_KIND))
         if filters is not None:
-            if filters.kinds:
-                must.append(MatchAny("kind", tuple(filters.kinds)))
             if filters.tags:
                 must.append(MatchAny("tags", tuple(filters.tags)))
             if filters.path:
                 must.append(Match("path", filters.path))
-        return Filter(must=tuple(must))
+        return Filter(must=tuple(must), must_not=tuple(must_not))
 
     def _visible(self, hit: Hit, now: float) -> bool:
         p = hit.payload

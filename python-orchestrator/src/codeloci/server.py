@@ -142,7 +142,8 @@ _DESCRIPTIONS = {
     "memory_store": "Store a memory (a preference, decision, fact, note, ...) at a context "
     f"level. {_LEVELS_TEXT} Returns its id.",
     "memory_find": "Semantic search over memories, optionally limited to some levels and "
-    "filtered by kinds, tags or source path; results are trimmed to token_budget. "
+    'filtered by kinds, tags or source path (indexed code only with kinds ["code"]); results '
+    "are trimmed to token_budget. "
     f"{_LEVELS_TEXT} {_UNTRUSTED_TEXT}",
     "memory_update": "Change a memory's content, kind, tags, source or (SESSION_STATE) time "
     "to live. Its level cannot change.",

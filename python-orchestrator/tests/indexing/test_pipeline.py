@@ -246,9 +246,16 @@ async def test_points_deleted_behind_the_index_are_restored(
 async def test_code_chunks_are_project_memories(
     repo: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
 ) -> None:
-    """memory_find on PROJECT_CONTEXT covers code: the payload is a valid memory."""
+    """Code chunks are PROJECT_CONTEXT memories of kind code that the memory tools return when
+    asked for that kind (the payload is a valid memory); without it they are left out."""
     from codeloci.memory import MemoryService
-    from codeloci.models import MemoryFindInput
+    from codeloci.models import (
+        MemoryFilter,
+        MemoryFindInput,
+        MemoryListInput,
+        MemoryStoreInput,
+        RetrieveInput,
+    )
 
     async with open_service(data_dir, [repo], rust_server, embedder) as service:
         await service.index_repository(repo)
@@ -259,12 +266,31 @@ async def test_code_chunks_are_project_memories(
             session_id="s",
             session_ttl_seconds=3600,
         )
-        found = memory.find(
-            MemoryFindInput(
-                query="read a configuration file into a dict", levels=["PROJECT_CONTEXT"]
+        fact = memory.store_memory(
+            MemoryStoreInput(
+                content="Configuration files are parsed by hand, never with configparser",
+                level="PROJECT_CONTEXT",
+                kind="decision",
             )
-        )
-        assert found.results and found.results[0].kind == "code"
+        ).id
+        query = "read a configuration file into a dict"
+        code = MemoryFilter(kinds=["code"])
+        found = memory.find(MemoryFindInput(query=query, levels=["PROJECT_CONTEXT"], filters=code))
+        assert found.results and {r.kind for r in found.results} == {"code"}
         assert found.results[0].source is not None
         assert found.results[0].source.path == "pkg/config.py"
         assert os.path.exists(repo / found.results[0].source.path)
+
+        # Without kinds: the notes alone, the code left out by the store query (k=5 of 1).
+        plain = memory.find(MemoryFindInput(query=query, k=5))
+        assert [r.id for r in plain.results] == [fact]
+        facts = memory.retrieve("PROJECT_CONTEXT", RetrieveInput(query=query, k=5))
+        assert [r.id for r in facts.results] == [fact]
+        newest = memory.retrieve("PROJECT_CONTEXT", RetrieveInput(k=5))
+        assert [r.id for r in newest.results] == [fact]
+        assert [r.id for r in memory.list_memories(MemoryListInput()).results] == [fact]
+        listed = memory.list_memories(MemoryListInput(filters=code, limit=100)).results
+        assert len(listed) == service.status(repo).chunks and {r.kind for r in listed} == {"code"}
+        both = MemoryFilter(kinds=["code", "decision"])
+        mixed = memory.retrieve("PROJECT_CONTEXT", RetrieveInput(query=query, filters=both))
+        assert fact in {r.id for r in mixed.results} and "code" in {r.kind for r in mixed.results}

@@ -6,7 +6,10 @@ an embedded Qdrant store in a temporary directory, or a collection of its own on
 server `--qdrant-url` names) once per dense-text style, runs every case
 through lexical-only, dense-only and fused search, and reports Recall@1, Recall@10 and MRR@10
 per query category. A hit is relevant when it is in the right file and its line range holds the
-definition line of the function the query is about.
+definition line of the function the query is about. The ``def`` columns count per definition,
+on the places ``code_search`` returns (:func:`codeloci.indexing.search.places`: pieces of a
+split definition merged into the definition they belong to): a place is relevant when the
+definition it reports holds that line.
 
 Prints a markdown table on stdout and writes ``--json``.
 """
@@ -33,7 +36,7 @@ from codeloci.config import find_rust_server
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.indexing.models import CodeSearchInput, SearchMode
 from codeloci.indexing.pipeline import CodeIndex
-from codeloci.indexing.search import RRF_K, CodeSearcher
+from codeloci.indexing.search import FETCH_FACTOR, RRF_K, CodeSearcher, Place, places
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
 from codeloci.store import Fusion, Hit, MemoryStore, open_store
@@ -74,14 +77,23 @@ def _rank(hits: list[Hit], case: Case) -> int | None:
     return None
 
 
-def _metrics(ranks: list[int | None]) -> dict[str, float]:
+def _place_rank(found: list[Place], case: Case) -> int | None:
+    for n, place in enumerate(found[:TOP_K], start=1):
+        if place.path == case.path and place.start_line <= case.line <= place.end_line:
+            return n
+    return None
+
+
+def _metrics(ranks: list[tuple[int | None, int | None]]) -> dict[str, float]:
+    """Recall@1/10 and MRR@10 per chunk (the raw hits) and per definition (``def_``)."""
     n = max(1, len(ranks))
-    return {
-        "n": len(ranks),
-        "recall@1": round(sum(r == 1 for r in ranks) / n, 3),
-        "recall@10": round(sum(r is not None for r in ranks) / n, 3),
-        "mrr@10": round(sum(1.0 / r for r in ranks if r is not None) / n, 3),
-    }
+    out: dict[str, float] = {"n": len(ranks)}
+    for prefix, column in (("", 0), ("def_", 1)):
+        rs = [r[column] for r in ranks]
+        out[f"{prefix}recall@1"] = round(sum(r == 1 for r in rs) / n, 3)
+        out[f"{prefix}recall@10"] = round(sum(r is not None for r in rs) / n, 3)
+        out[f"{prefix}mrr@10"] = round(sum(1.0 / r for r in rs if r is not None) / n, 3)
+    return out
 
 
 #: (label, mode, a fixed fusion or None for the product's per-query choice)
@@ -138,11 +150,17 @@ async def _evaluate_style(
             rows: dict[str, dict[str, dict[str, float]]] = {}
             for label, mode, fusion in _runs(primary):
                 searcher = CodeSearcher(store, embedder, fusion=fusion)
-                ranks: dict[str, list[int | None]] = defaultdict(list)
+                ranks: dict[str, list[tuple[int | None, int | None]]] = defaultdict(list)
                 started = time.monotonic()
                 for case in cases:
                     inp = CodeSearchInput(query=case.query, k=TOP_K, mode=mode)
-                    rank = _rank(searcher.raw(corpus, inp, TOP_K), case)
+                    # Places from code_search's fetch depth (ties at the cut may order
+                    # differently from a fetch of TOP_K, which the per-chunk columns keep).
+                    deep = searcher.raw(corpus, inp, TOP_K * FETCH_FACTOR)
+                    rank = (
+                        _rank(searcher.raw(corpus, inp, TOP_K), case),
+                        _place_rank(places(deep, TOP_K), case),
+                    )
                     for key in ("all", case.category, f"{case.category}/{case.language}"):
                         ranks[key].append(rank)
                 per_query_ms = (time.monotonic() - started) * 1000 / max(1, len(cases))
@@ -181,8 +199,9 @@ async def run(styles: list[str], backend: Backend | None = None) -> dict[str, An
 
 def _table(data: dict[str, Any]) -> str:
     out = [
-        "| dense text | channel | category | n | Recall@1 | Recall@10 | MRR@10 |",
-        "|---|---|---|---|---|---|---|",
+        "| dense text | channel | category | n | Recall@1 | Recall@10 | MRR@10 "
+        "| def R@1 | def R@10 | def MRR@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in data["results"]:
         for label, groups in res["rows"].items():
@@ -191,7 +210,9 @@ def _table(data: dict[str, Any]) -> str:
                 if m:
                     out.append(
                         f"| {res['style']} | {label} | {group} | {m['n']:.0f} | "
-                        f"{m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} |"
+                        f"{m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} | "
+                        f"{m['def_recall@1']:.3f} | {m['def_recall@10']:.3f} | "
+                        f"{m['def_mrr@10']:.3f} |"
                     )
     lines = ["\n".join(out), "", "Per language (first style, MRR@10):", ""]
     first = data["results"][0]["rows"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeloci.indexing.points import PAYLOAD_VERSION
 from codeloci.indexing.text import TEXT_VERSION
 
 __all__ = [
@@ -85,6 +86,9 @@ class Manifest:
     #: The :data:`~codeloci.indexing.text.TEXT_VERSION` the points were built with (0: before
     #: it was recorded).
     text_version: int = TEXT_VERSION
+    #: The :data:`~codeloci.indexing.points.PAYLOAD_VERSION` the points were built with (0:
+    #: before it was recorded).
+    payload_version: int = PAYLOAD_VERSION
 
     @property
     def chunk_count(self) -> int:
@@ -101,6 +105,7 @@ class Manifest:
         return {
             "format": MANIFEST_FORMAT,
             "text_version": self.text_version,
+            "payload_version": self.payload_version,
             "project": self.project,
             "root": self.root,
             "last_run": self.last_run,
@@ -121,6 +126,7 @@ class Manifest:
                 files={str(p): FileRecord.from_json(r) for p, r in files.items()},
                 last_run=data.get("last_run"),
                 text_version=int(data.get("text_version", 0)),
+                payload_version=int(data.get("payload_version", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"the index manifest {where} is damaged ({exc})") from exc

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from codeloci.models import (
     DEFAULT_K,
-    DEFAULT_TOKEN_BUDGET,
     MAX_K,
     MAX_PATH_CHARS,
     MAX_QUERY_CHARS,
@@ -19,6 +18,7 @@ from codeloci.models import (
 )
 
 __all__ = [
+    "DEFAULT_CODE_TOKEN_BUDGET",
     "LANGUAGES",
     "MAX_GLOB_CHARS",
     "MAX_KIND_CHARS",
@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 MAX_GLOB_CHARS = 256
+#: code_search's default token budget: the default k results at their largest (a whole chunk
+#: of the default 1500 characters, led by a signature of up to 300: 491 tokens with the
+#: per-result overhead) fit, so a default search is never cut (8 x 491 = 3928).
+DEFAULT_CODE_TOKEN_BUDGET = 4000
 MAX_KIND_CHARS = 32
 MAX_ERRORS_SHOWN = 50
 
@@ -86,7 +90,7 @@ class CodeSearchInput(GatedSearch):
         default=None, description="Only chunks of this kind: function, method, class, struct, ..."
     )
     token_budget: Annotated[int, Field(ge=MIN_TOKEN_BUDGET, le=MAX_TOKEN_BUDGET)] = Field(
-        default=DEFAULT_TOKEN_BUDGET,
+        default=DEFAULT_CODE_TOKEN_BUDGET,
         description="Results are cut to fit about this many tokens (4 characters each).",
     )
     mode: SearchMode = Field(
@@ -105,6 +109,9 @@ class CodeHit(BaseModel):
     signature: str | None
     score: float
     content: str
+    shown_lines: tuple[int, int] | None = Field(
+        default=None, description="Lines content shows after the definition's signature."
+    )
     truncated: bool = Field(
         default=False, description="content is a snippet: the chunk did not fit."
     )

@@ -37,7 +37,14 @@ from codeloci.bridge import RustBridge, ToolCallFailed
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
 from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, ManifestPaths
-from codeloci.indexing.points import code_filter, file_filter, point_id, point_payload
+from codeloci.indexing.points import (
+    PAYLOAD_VERSION,
+    code_filter,
+    definitions,
+    file_filter,
+    point_id,
+    point_payload,
+)
 from codeloci.indexing.progress import IndexProgress, ProgressFn
 from codeloci.indexing.text import TEXT_VERSION, dense_text, sparse_document
 from codeloci.store import DENSE_VECTOR, Filter, HasId, Match, MemoryStore, PointIn, with_vector
@@ -152,6 +159,12 @@ class CodeIndex:
                     report.warnings.append(
                         f"the index was built with text version {loaded.text_version} and this "
                         f"codeloci builds version {TEXT_VERSION}: rebuilt it"
+                    )
+                elif loaded is not None and loaded.payload_version != PAYLOAD_VERSION:
+                    full = True
+                    report.warnings.append(
+                        f"the index was built with payload version {loaded.payload_version} "
+                        f"and this codeloci builds version {PAYLOAD_VERSION}: rebuilt it"
                     )
         if full:
             self.store.delete_where(code_filter(project))
@@ -339,6 +352,7 @@ class CodeIndex:
             file_meta = {"hash": info["hash"], "size": info["bytes"], "mtime_ns": mtime_ns}
             ids: list[str] = []
             report.paths.add(path)
+            pieces_of = definitions(chunks)
             for n, chunk in enumerate(chunks):
                 for name in (chunk.get("qualified_name"), chunk.get("name")):
                     if name:
@@ -348,7 +362,13 @@ class CodeIndex:
                     continue  # identical chunks of one file share an id
                 ids.append(pid)
                 payload = point_payload(
-                    chunk, project=project, file=file_meta, index=n, file_chunks=0, now=now
+                    chunk,
+                    project=project,
+                    file=file_meta,
+                    index=n,
+                    file_chunks=0,
+                    now=now,
+                    definition=pieces_of[n],
                 )
                 points.append(PointIn(pid, None, payload, sparse_document(payload)))
             for p in points[len(points) - len(ids) :]:

@@ -8,8 +8,11 @@ with the lexical channel first, inside Qdrant as prefetches of one query
 (:data:`IDENTIFIER_FUSION`).
 BM25's IDF statistics are computed over the project's own chunks. Chunks still waiting for
 their embedding are found by the lexical channel. Results are de-duplicated by content (the
-same code in two files is shown once), trimmed to the token budget (a result that does not
-fit becomes a snippet of its first lines, then the rest is omitted) and flagged ``stale`` when
+same code in two files is shown once) and are places (:func:`places`): a hit on a piece of a
+split definition reports that definition (qualified name, signature, full line range) and
+shows its signature, then the piece; later pieces of the same definition add nothing, so k
+results are k places. They are trimmed to the token budget (a result that does not fit
+becomes a snippet of its first lines, then the rest is omitted) and flagged ``stale`` when
 the file's size or modification time on disk no longer matches what was indexed.
 """
 
@@ -20,6 +23,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +54,10 @@ __all__ = [
     "SEARCH_FIELDS",
     "WORDS_FUSION",
     "CodeSearcher",
+    "Place",
     "fusion_for",
     "is_stale",
+    "places",
 ]
 
 #: The k of reciprocal-rank fusion: score = sum of weight / (k + rank). A small k trusts
@@ -70,8 +77,14 @@ IDENTIFIER_FUSION = Fusion("rrf", (0.25, 1.0), RRF_K)
 #: whole payloads cost 0.8 ms of a 155k-chunk query).
 SEARCH_FIELDS = (
     "path", "start_line", "end_line", "symbol", "chunk_kind", "language", "signature",
-    "content", "content_hash", "file_size", "file_mtime_ns",
+    "content", "content_hash", "file_size", "file_mtime_ns", "definition",
 )  # fmt: skip
+#: Raw hits fetched per place asked for: pieces of one definition merge into one place.
+FETCH_FACTOR = 3
+#: Most characters of a definition's signature shown before a piece of it.
+SIGNATURE_PREFIX_CHARS = 300
+#: The line between a definition's signature and a later piece of it.
+ELISION = "⋮"
 #: Candidates per channel before fusion, as a multiple of the k asked for (at least
 #: PREFETCH_MIN, and at least as many as are fetched after fusion). The evaluation measures
 #: this same depth: score fusion normalises over it.
@@ -116,6 +129,104 @@ def _names(hit: Hit, query: str) -> bool:
     )
 
 
+@dataclass
+class Place:
+    """One result: a chunk that is a place of its own, or the split definition its best piece
+    belongs to (``pieces``: the matching pieces, best first)."""
+
+    pieces: list[Hit] = field(default_factory=list)
+
+    @property
+    def best(self) -> Hit:
+        return self.pieces[0]
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        found = self.best.payload.get("definition")
+        return found if isinstance(found, dict) else None
+
+    @property
+    def path(self) -> str:
+        return str(self.best.payload["path"])
+
+    @property
+    def start_line(self) -> int:
+        d = self.definition
+        return int((d or self.best.payload)["start_line"])
+
+    @property
+    def end_line(self) -> int:
+        d = self.definition
+        return int((d or self.best.payload)["end_line"])
+
+    @property
+    def symbol(self) -> str | None:
+        d = self.definition
+        return d.get("symbol") if d else self.best.payload.get("symbol")
+
+    @property
+    def kind(self) -> str:
+        d = self.definition
+        kind = d.get("kind") if d else None
+        return str(kind or self.best.payload.get("chunk_kind") or "code")
+
+    @property
+    def signature(self) -> str | None:
+        d = self.definition
+        return d.get("signature") if d else self.best.payload.get("signature")
+
+    @property
+    def shown_lines(self) -> tuple[int, int] | None:
+        """The lines of the definition :attr:`content` shows after the signature, when the
+        place is a split definition and its best piece is not its start."""
+        p = self.best.payload
+        if self.definition is None or int(p["start_line"]) <= self.start_line:
+            return None
+        return int(p["start_line"]), int(p["end_line"])
+
+    @property
+    def content(self) -> str:
+        """The best piece, led by the definition's signature when the piece is a later one."""
+        body = str(self.best.payload.get("content") or "")
+        signature = self.signature
+        if self.shown_lines is None or not signature:
+            return body
+        return f"{signature[:SIGNATURE_PREFIX_CHARS]}\n{ELISION}\n{body}"
+
+
+def _place_key(hit: Hit) -> tuple[str, ...]:
+    d = hit.payload.get("definition")
+    if isinstance(d, dict):
+        return ("def", str(hit.payload.get("path")), str(d.get("symbol")), str(d.get("start_line")))
+    return ("hit", hit.id)
+
+
+def places(hits: Iterable[Hit], k: int, path_glob: str | None = None) -> list[Place]:
+    """The first ``k`` places of ranked ``hits``: the same content is shown once (the first
+    file wins), pieces of one split definition are one place at the rank of its best piece."""
+    out: list[Place] = []
+    by_key: dict[tuple[str, ...], Place] = {}
+    seen: set[str] = set()
+    for hit in hits:
+        p = hit.payload
+        if path_glob and not fnmatch.fnmatchcase(str(p["path"]), path_glob):
+            continue
+        content_key = str(p.get("content_hash") or hit.id)
+        if content_key in seen:
+            continue
+        seen.add(content_key)
+        key = _place_key(hit)
+        place = by_key.get(key)
+        if place is not None:
+            place.pieces.append(hit)
+            continue
+        if len(out) >= k:
+            break
+        place = by_key[key] = Place([hit])
+        out.append(place)
+    return out
+
+
 class CodeSearcher:
     def __init__(
         self,
@@ -138,8 +249,11 @@ class CodeSearcher:
         cached = self._pending.get(project)
         if cached is not None:
             at, generation, count = cached
-            if now - at < PENDING_CACHE_SECONDS or (
-                generation == self.store.generation and now - at < PENDING_IDLE_SECONDS
+            unchanged = generation == self.store.generation
+            # A cached 0 is not reused after a write: "nothing pending" must not outlive the
+            # write that added chunks to embed.
+            if (now - at < PENDING_CACHE_SECONDS and (count or unchanged)) or (
+                unchanged and now - at < PENDING_IDLE_SECONDS
             ):
                 return count
         generation = self.store.generation
@@ -197,40 +311,26 @@ class CodeSearcher:
 
     def search(self, root: Path, inp: CodeSearchInput) -> CodeSearchResult:
         root = Path(root).resolve()
-        limit = inp.k * GLOB_OVERFETCH if inp.path_glob else inp.k * 2
-        hits = self.raw(root, inp, min(MAX_FETCH, limit))
-        ranked: list[Hit] = []
-        seen: set[str] = set()
-        for hit in hits:
-            p = hit.payload
-            if inp.path_glob and not fnmatch.fnmatchcase(str(p["path"]), inp.path_glob):
-                continue
-            key = str(p.get("content_hash") or hit.id)
-            if key in seen:
-                continue
-            seen.add(key)
-            ranked.append(hit)
-            if len(ranked) >= inp.k:
-                break
-        trimmed = fit_to_budget(
-            ranked, inp.token_budget, lambda hit: str(hit.payload.get("content") or "")
-        )
+        limit = inp.k * (GLOB_OVERFETCH if inp.path_glob else FETCH_FACTOR)
+        ranked = places(self.raw(root, inp, min(MAX_FETCH, limit)), inp.k, inp.path_glob)
+        trimmed = fit_to_budget(ranked, inp.token_budget, lambda place: place.content)
         results = [
             CodeHit(
-                path=str(p["path"]),
-                start_line=int(p["start_line"]),
-                end_line=int(p["end_line"]),
-                symbol=p.get("symbol"),
-                kind=str(p.get("chunk_kind") or "code"),
-                language=str(p.get("language") or "text"),
-                signature=p.get("signature"),
-                score=round(f.item.score, 6),
+                path=place.path,
+                start_line=place.start_line,
+                end_line=place.end_line,
+                symbol=place.symbol,
+                kind=place.kind,
+                language=str(place.best.payload.get("language") or "text"),
+                signature=place.signature,
+                score=round(place.best.score, 6),
                 content=f.content,
+                shown_lines=place.shown_lines,
                 truncated=f.truncated,
-                stale=is_stale(root, p),
+                stale=is_stale(root, place.best.payload),
             )
             for f in trimmed.kept
-            for p in (f.item.payload,)
+            for place in (f.item,)
         ]
         pending = self.pending(project_id_for(root))
         return CodeSearchResult(

@@ -1,7 +1,7 @@
 """From a Rust ``chunk`` result to store points: ids, payload and the project filters.
 
-A code point is a PROJECT_CONTEXT memory of kind ``code`` (so ``memory_find`` sees it) with
-extra fields for code search. Its id is derived from the chunk's stable id *and* the project,
+A code point is a PROJECT_CONTEXT memory of kind ``code`` (the memory tools return it only
+when a filter's ``kinds`` names ``code``) with extra fields for code search. Its id is derived from the chunk's stable id *and* the project,
 so the same file in two repositories gives two points. Language and chunk kind are also
 written as tags (``lang:python``, ``kind:function``) because ``tags`` has a keyword index.
 
@@ -177,7 +177,7 @@ def point_payload(
     for found in chunk.get("redactions") or []:
         redactions[str(found["kind"])] = redactions.get(str(found["kind"]), 0) + 1
     return {
-        # memory fields (memory_find shows code chunks as PROJECT_CONTEXT memories)
+        # memory fields (memory tools asked for kind code show chunks as memories)
         "content": chunk["content"],
         "context_level": LEVEL,
         "kind": CODE_KIND,

@@ -1,8 +1,8 @@
 """The MCP tools ``index_repository``, ``code_search`` and ``index_status``.
 
 Wiring (one line in ``codeloci.server``): append :func:`register` to ``REGISTRATIONS``.
-Code chunks are stored in the memory store the server already has open, so
-``memory_find`` on PROJECT_CONTEXT finds them too (filter ``kinds`` to leave them out).
+Code chunks are stored in the memory store the server already has open, as PROJECT_CONTEXT
+memories of kind ``code`` that the memory tools return only when ``kinds`` names ``code``.
 """
 
 from __future__ import annotations

@@ -67,9 +67,14 @@ async def serve(
     *extra: str,
     env: Mapping[str, str] | None = None,
     gate: bool = False,
+    background: bool = False,
 ) -> AsyncIterator[Served]:
     """``gate=False`` (the default) turns the retrieval gate off, so tests of memory semantics
-    do not depend on which queries the gate would skip; the gate's own tests pass ``gate=True``."""
+    do not depend on which queries the gate would skip; the gate's own tests pass ``gate=True``.
+    ``background=False`` (the default) serves with ``--no-index --no-watch``, so a test sees
+    only the index work it asks for; the start-up indexing tests pass ``background=True``."""
+    if not background:
+        extra = ("--no-index", "--no-watch", *extra)
     gate_env = {} if gate else {"CODELOCI_GATE_ENABLED": "0"}
     params = StdioServerParameters(
         command=sys.executable,

@@ -85,6 +85,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         gate_threshold=args.gate_threshold,
         gate_enabled=args.gate_enabled,
         watch_root=getattr(args, "watch", None),
+        index_on_start=getattr(args, "index_on_start", None),
+        watch=getattr(args, "watch_enabled", None),
         call_timeout_seconds=args.call_timeout,
         auth_token_file=getattr(args, "auth_token_file", None),
         allowed_origins=getattr(args, "allow_origin", None),
@@ -300,7 +302,25 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
         "--http", type=_parse_http, metavar="HOST:PORT", help="serve streamable HTTP instead"
     )
     parser.add_argument(
-        "--watch", metavar="PATH", help="keep the code index of PATH current while serving"
+        "--no-index",
+        dest="index_on_start",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not index the project root at start (CODELOCI_INDEX=0)",
+    )
+    parser.add_argument(
+        "--no-watch",
+        dest="watch_enabled",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not re-index as files change (CODELOCI_WATCH=0)",
+    )
+    parser.add_argument(
+        "--watch",
+        metavar="PATH",
+        help="watch PATH instead of the project root (default: the project root is watched)",
     )
     parser.add_argument(
         "--auth-token-file",

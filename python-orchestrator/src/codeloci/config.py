@@ -24,6 +24,10 @@ gate threshold         ``--gate-threshold P``      ``CODELOCI_GATE_THRESHOLD`` (
                                                    the trained model's)
 gate on/off            ``--no-gate``               ``CODELOCI_GATE_ENABLED`` (``1/true/yes/on`` or
                                                    ``0/false/no/off``; default on)
+index at start         ``serve --no-index``        ``CODELOCI_INDEX`` (default on; off when
+                                                   read-only)
+watch the project      ``serve --no-watch``        ``CODELOCI_WATCH`` (default on; off when
+                                                   read-only; ``--watch PATH`` watches PATH)
 log level              ``--log-level LEVEL``       ``CODELOCI_LOG_LEVEL`` (default INFO; see
                                                    :func:`resolve_log_level`)
 embedder threads       —                           ``CODELOCI_EMBED_THREADS`` (default min(4, CPUs))
@@ -208,6 +212,11 @@ class Settings:
     session_ttl_seconds: int = DEFAULT_SESSION_TTL_SECONDS
     gate_threshold: float | None = None
     gate_enabled: bool = True
+    #: ``serve``: index the project root at start, then keep it current (a Settings built in
+    #: code does neither unless asked; ``from_sources`` turns both on by default)
+    index_on_start: bool = False
+    watch: bool = False
+    #: what ``watch`` watches (default: the project root)
     watch_root: Path | None = None
     call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
     embed_threads: int | None = None
@@ -238,6 +247,8 @@ class Settings:
         gate_threshold: float | None = None,
         gate_enabled: bool | None = None,
         watch_root: str | Path | None = None,
+        index_on_start: bool | None = None,
+        watch: bool | None = None,
         call_timeout_seconds: float | None = None,
         embed_threads: int | None = None,
         embed_spin: bool | None = None,
@@ -281,6 +292,8 @@ class Settings:
             # only 1 or 0 decides; anything else leaves the choice to the core count
             env_spin = os.environ.get("CODELOCI_EMBED_SPIN", "").strip()
             spin = env_spin == "1" if env_spin in ("0", "1") else None
+        index = index_on_start if index_on_start is not None else _env_bool("CODELOCI_INDEX")
+        watching = watch if watch is not None else _env_bool("CODELOCI_WATCH")
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             project_root=resolve_project_root(project_root),
@@ -293,6 +306,8 @@ class Settings:
             gate_threshold=threshold,
             gate_enabled=True if enabled is None else enabled,
             watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
+            index_on_start=True if index is None else index,
+            watch=True if watching is None or watch_root else watching,
             call_timeout_seconds=timeout,
             embed_threads=threads,
             embed_spin=spin,

@@ -320,6 +320,18 @@ class GateInfo(BaseModel):
     reason: str
 
 
+class IndexState(BaseModel):
+    """Where this repository's code index stands."""
+
+    state: Literal["not_indexed", "indexing", "embedding", "ready"] = Field(
+        description="not_indexed: nothing yet; indexing: a run is on (lexical results as "
+        "files are done); embedding: searchable, embeddings still being filled in; ready."
+    )
+    files: int
+    chunks: int
+    pending: int = Field(description="Chunks still waiting for their embedding.")
+
+
 class _SearchCommon(GatedSearch):
     k: K = DEFAULT_K
     filters: MemoryFilter | None = None
@@ -427,6 +439,9 @@ class MemoryHit(BaseModel):
     expires_at: datetime | None = None
     truncated: bool = Field(
         default=False, description="content is a snippet: the memory did not fit the budget."
+    )
+    index: IndexState | None = Field(
+        default=None, description="memory_find: the state of this repository's code index."
     )
 
 

@@ -35,7 +35,6 @@ from codeloci.config import Settings
 from codeloci.embedder import Embedder
 from codeloci.gating import decide, register_gate_tools, skipped_find
 from codeloci.indexing.tools import register as register_indexing_tools
-from codeloci.indexing.watch import watching
 from codeloci.memory import MemoryRequestError
 from codeloci.models import (
     DeleteResult,
@@ -111,7 +110,11 @@ async def _memory_store(app: AppContext, args: MemoryStoreInput, _: Any) -> Base
 
 
 async def _memory_find(app: AppContext, args: MemoryFindInput, _: Any) -> BaseModel:
-    return await _in_thread((await app.memory()).find, args)
+    found = await _in_thread((await app.memory()).find, args)
+    service = await app.indexing()
+    root = app.settings.project_root
+    index = await anyio.to_thread.run_sync(service.index_state, root, abandon_on_cancel=True)
+    return found.model_copy(update={"index": index})
 
 
 async def _memory_update(app: AppContext, args: MemoryUpdateInput, _: Any) -> BaseModel:
@@ -342,7 +345,7 @@ def build_server(
         kwargs: dict[str, Any] = {"embedder": embedder}
         if store_opener is not None:
             kwargs["store_opener"] = store_opener
-        async with app_context(settings, **kwargs) as app, watching(app, settings.watch_root):
+        async with app_context(settings, **kwargs) as app:
             yield app
 
     return Server[AppContext](

@@ -15,6 +15,7 @@ from codeloci.models import (
     MIN_TOKEN_BUDGET,
     GatedSearch,
     GateInfo,
+    IndexState,
 )
 
 __all__ = [
@@ -133,6 +134,14 @@ class CodeSearchResult(BaseModel):
         description="The retrieval gate's decision: with retrieve=false nothing "
         "was searched (pass force=true to search anyway).",
     )
+    index: IndexState | None = Field(default=None, description="The index's state.")
+    lexical_only: bool = Field(
+        default=False,
+        description="Ranked by words alone: lexical mode, or no chunk embedded yet.",
+    )
+    note: str | None = Field(
+        default=None, description="Why an answer is empty or partial, and what happens next."
+    )
 
 
 class IndexInput(_Strict):
@@ -196,3 +205,4 @@ class IndexStatusResult(BaseModel):
         default_factory=dict,
         description="Secrets replaced in the indexed code, by kind (counted in the store).",
     )
+    index: IndexState | None = Field(default=None, description="The index's state.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from codeloci.bridge import RustBridge
 from codeloci.config import git_toplevel, project_id_for
@@ -19,11 +20,36 @@ from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import ProgressFn
 from codeloci.indexing.search import CodeSearcher
 from codeloci.indexing.vocab import load_vocabulary, vocabulary_path
+from codeloci.models import IndexState
 from codeloci.store import DENSE_VECTOR, Match, MemoryStore, Range, with_vector
 
 __all__ = ["IndexingService", "repository_root"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds the file and chunk counts of :meth:`IndexingService.index_state` are reused while no
+#: point is added or removed through the store (another process writing it is seen this late).
+COUNTS_SECONDS = 60.0
+
+
+def _note(index: IndexState, *, empty: bool) -> str | None:
+    """One sentence for the agent about an answer the index's state limits."""
+    if index.state == "not_indexed":
+        return (
+            "This repository is not indexed yet, so nothing could be found: call "
+            "index_repository (a server indexes its project root at start unless --no-index)."
+        )
+    if index.state == "indexing":
+        return (
+            f"The index is being built ({index.files} files so far); results may be missing: "
+            "search again in a few seconds."
+        )
+    if index.state == "embedding":
+        return (
+            f"{index.pending} of {index.chunks} chunks still wait for their embedding, so "
+            "matches by meaning may be missing; they fill in within minutes."
+        )
+    return "Nothing in the index matches." if empty else None
 
 
 def repository_root(path: Path) -> Path:
@@ -52,6 +78,10 @@ class IndexingService:
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
+        #: index runs in progress, by project
+        self._running: dict[str, int] = {}
+        # project -> (monotonic time, store membership, files, chunks)
+        self._counts: dict[str, tuple[float, int, int, int]] = {}
 
     async def index_repository(
         self,
@@ -61,9 +91,14 @@ class IndexingService:
         wait_for_embedding: bool = True,
         full: bool = False,
     ) -> IndexReport:
-        report = await self.index.index_repository(
-            root, progress=progress, embed=wait_for_embedding, full=full
-        )
+        project = project_id_for(Path(root).resolve())
+        self._running[project] = self._running.get(project, 0) + 1
+        try:
+            report = await self.index.index_repository(
+                root, progress=progress, embed=wait_for_embedding, full=full
+            )
+        finally:
+            self._running[project] -= 1
         if report.symbols or report.paths:
             vocabulary = self.vocabulary(Path(report.root))
             vocabulary.extend(report.symbols, report.paths)
@@ -118,8 +153,45 @@ class IndexingService:
         self._stop.set()
         self.wait_for_background(timeout)
 
+    def index_state(self, root: Path) -> IndexState:
+        """Where ``root``'s index stands. The file and chunk counts are cached until points are
+        added or removed through this store (at most a minute); the pending count is the
+        searcher's cached one."""
+        root = Path(root).resolve()
+        project = project_id_for(root)
+        now, membership = time.monotonic(), self.store.membership
+        cached = self._counts.get(project)
+        if cached is not None and cached[1] == membership and now - cached[0] < COUNTS_SECONDS:
+            files, chunks = cached[2], cached[3]
+        else:
+            flt = code_filter(project)
+            chunks = self.store.count(flt)
+            files = self.store.count(code_filter(project, Match("chunk_index", 0)))
+            self._counts[project] = (now, membership, files, chunks)
+        pending = self.searcher.pending(project)
+        state: Literal["not_indexed", "indexing", "embedding", "ready"]
+        if self._running.get(project):
+            state = "indexing"
+        elif chunks == 0 and not self.index.manifest_paths(root).manifest.is_file():
+            state = "not_indexed"
+        elif pending:
+            state = "embedding"
+        else:
+            state = "ready"
+        return IndexState(state=state, files=files, chunks=chunks, pending=pending)
+
     def search(self, root: Path, inp: CodeSearchInput) -> CodeSearchResult:
-        return self.searcher.search(root, inp)
+        """The search, with the index's state and, for an empty or partial answer, a plain
+        sentence saying why and what happens next."""
+        result = self.searcher.search(root, inp)
+        index = self.index_state(root)
+        result.index = index
+        result.lexical_only = inp.mode == "lexical" or (
+            index.chunks > 0 and index.pending == index.chunks
+        )
+        if not result.results or index.state != "ready":
+            result.note = _note(index, empty=not result.results)
+        return result
 
     def status(self, root: Path) -> IndexStatusResult:
         root = Path(root).resolve()
@@ -158,6 +230,7 @@ class IndexingService:
             errors=errors,
             redacted_chunks=redacted,
             redactions=redactions,
+            index=self.index_state(root),
         )
 
     def _redactions(self, project: str) -> tuple[int, dict[str, int]]:

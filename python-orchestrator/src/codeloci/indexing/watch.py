@@ -12,10 +12,9 @@ sees the change when the run returns; embeddings follow in the background.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from watchfiles import Change, DefaultFilter, awatch
@@ -23,10 +22,7 @@ from watchfiles import Change, DefaultFilter, awatch
 from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.service import IndexingService
 
-if TYPE_CHECKING:
-    from codeloci.app import AppContext
-
-__all__ = ["MAX_WAIT_MS", "QUIET_MS", "watch_repository", "watching"]
+__all__ = ["MAX_WAIT_MS", "QUIET_MS", "watch_repository"]
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +84,3 @@ async def watch_repository(
     ):
         log.debug("%d file events under %s", len(changes), root)
         await run_once()
-
-
-@asynccontextmanager
-async def watching(app: AppContext, root: Path | None) -> AsyncIterator[None]:
-    """Run :func:`watch_repository` on ``root`` beside the server (no-op when ``None``)."""
-    if root is None:
-        yield
-        return
-    service = await app.indexing()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch_repository, service, root)
-        try:
-            yield
-        finally:
-            tg.cancel_scope.cancel()

@@ -35,15 +35,16 @@ pub struct FileEntry {
     pub hash: String,
 }
 
-/// What a previous scan recorded for one path.
+/// A previous scan's entry.
+// Short docs: they are `scan`'s advertised input schema (`FileEntry` says more).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviousEntry {
-    /// blake3 of the content, hex.
+    /// blake3, hex.
     pub hash: String,
-    /// Size in bytes.
+    /// Bytes.
     pub size: u64,
-    /// Modification time, nanoseconds since the Unix epoch.
+    /// Since the Unix epoch.
     pub mtime_ns: u64,
 }
 

@@ -122,7 +122,7 @@ impl AstServer {
 
     #[tool(
         name = "scan",
-        description = "List the files of a directory (honouring .gitignore and .ignore) with language, size, mtime and blake3 hash; binary, oversized, symlinked and secret files are reported as skipped. Given `previous` (an earlier manifest) it returns added/changed/removed/unchanged and does not re-read files whose size and mtime are unchanged.",
+        description = "List files (honouring .gitignore): language, size, mtime, blake3; skipped files with a reason. With `previous`: added/changed/removed/unchanged.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn scan(
@@ -139,7 +139,7 @@ impl AstServer {
 
     #[tool(
         name = "parse",
-        description = "Outline one file (or inline `content` + `language`) with tree-sitter: definitions as a tree (kind, name, qualified name, signature, docstring, lines and bytes), imports and syntax-error ranges. Broken code still yields everything parsable.",
+        description = "Tree-sitter outline of a file or `content`: definitions (kind, name, qualified name, signature, docstring, lines, bytes), imports, syntax errors.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn parse(
@@ -156,7 +156,7 @@ impl AstServer {
 
     #[tool(
         name = "chunk",
-        description = "Split files into semantic chunks (functions, methods, classes, sections; code between definitions as its own chunks) with stable ids, qualified names, signatures, docstrings, parents, line and byte ranges, content hashes and called names. A file's chunks tile it exactly. Per-file errors do not fail the call. Sends progress per file when given a progressToken.",
+        description = "Semantic chunks tiling each file: id, qualified name, signature, docstring, parent, lines, bytes, content, hash, called names. Per-file errors; progress per file.",
         annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn chunk(

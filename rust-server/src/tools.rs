@@ -25,23 +25,19 @@ use crate::text::{decode, hash_hex};
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanArgs {
-    /// Directory to scan: absolute, or relative to the server's first root. Must lie inside a root.
+    /// Directory: absolute, or relative to the first root.
     pub root: String,
-    /// Globs (relative to `root`) a file must match to be listed, e.g. `**/*.rs`. Empty: all files.
+    /// Globs to list, e.g. `**/*.rs`; empty: all.
     #[serde(default)]
     pub include: Vec<String>,
-    /// Globs (relative to `root`) that exclude files, applied after `.gitignore`.
+    /// Globs to leave out.
     #[serde(default)]
     pub exclude: Vec<String>,
-    /// Files larger than this many bytes are skipped as `too_large` (default 1 MiB, at most 16 MiB).
+    /// Skip larger files (default 1 MiB, at most 16 MiB).
     pub max_file_bytes: Option<u64>,
-    /// The manifest of a previous scan (path → hash, size, mtime_ns). Files whose size and mtime
-    /// are unchanged are not re-read, and added/changed/removed/unchanged are filled in.
+    /// An earlier scan's manifest.
     pub previous: Option<BTreeMap<String, PreviousEntry>>,
-    /// With `previous`: list in `files` only the entries that differ from it (new, changed, or
-    /// touched: same hash, other size or mtime), in `skipped` only files `previous` had, and
-    /// leave `unchanged` empty (counts stay in `stats`). Keeps a no-op rescan of a large
-    /// repository small on the wire.
+    /// With `previous`: list only what differs.
     #[serde(default)]
     pub changes_only: bool,
 }
@@ -50,14 +46,14 @@ pub struct ScanArgs {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParseArgs {
-    /// File to outline: relative to `root` (or the server's first root), or absolute inside a root.
+    /// File, relative to `root` or absolute.
     pub path: Option<String>,
-    /// Directory that relative `path`s are taken against; must lie inside a root.
+    /// Directory relative paths start from.
     pub root: Option<String>,
-    /// Source text to outline instead of a file (requires `language`).
+    /// Source text instead of a file (needs `language`).
     pub content: Option<String>,
-    /// Language of `content`, or an override of the language detected from `path`: python, rust,
-    /// javascript, typescript, tsx, go, java, c, cpp, csharp, ruby, markdown, text.
+    /// python, rust, javascript, typescript, tsx, go, java, c, cpp, csharp, ruby, markdown or
+    /// text (default: from `path`).
     pub language: Option<String>,
 }
 
@@ -65,16 +61,13 @@ pub struct ParseArgs {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkArgs {
-    /// Files to chunk (1 to 1000), relative to `root` (or the server's first root), or absolute inside a root.
+    /// 1 to 1000 files, relative to `root` or absolute.
     pub paths: Vec<String>,
-    /// Directory that relative paths are taken against and output paths are relative to.
+    /// Directory relative paths start from.
     pub root: Option<String>,
-    /// Largest chunk in characters (default 1500, from 200 to 20000). Definitions larger than
-    /// this split at their children's boundaries, then at line boundaries.
+    /// Largest chunk (default 1500, 200 to 20000).
     pub max_chunk_chars: Option<usize>,
-    /// Replace secrets (keys, tokens, passwords, private-key blocks) in `content` with
-    /// `[REDACTED:kind]` markers and list them in `redactions` (default true). Byte and line
-    /// ranges always refer to the file on disk.
+    /// Secrets in `content` become `[REDACTED:kind]` (default true).
     pub redact_secrets: Option<bool>,
 }
 

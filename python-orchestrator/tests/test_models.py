@@ -121,6 +121,7 @@ def test_every_tool_input_is_bounded_and_closed() -> None:
     problems: list[str] = []
     for spec in build_registry():
         _walk(spec.input_model.model_json_schema(), spec.name, problems)
+        _walk(spec.to_tool().input_schema, f"{spec.name} (published)", problems)
     assert problems == []
 
 

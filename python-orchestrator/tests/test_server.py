@@ -82,6 +82,31 @@ def test_tools_list_snapshot(project: Path, data: Path, rust_server: list[str]) 
     assert rendered == path.read_text(), "tools/list changed; review and UPDATE_SNAPSHOTS=1"
 
 
+#: What Claude Code sends the model per tool (name + description + input schema), for all the
+#: tools ``codeloci serve`` lists, at most (chars; about 4,000 tokens at 4 chars a token).
+TOOLS_LIST_MAX_CHARS = 16_000
+
+
+def model_facing_chars(tools: list[dict[str, Any]]) -> int:
+    """Characters of the tool list as a model sees it: name, description, inputSchema JSON."""
+    return sum(
+        len(t["name"]) + len(t.get("description") or "") + len(json.dumps(t["inputSchema"]))
+        for t in tools
+    )
+
+
+def test_tools_list_fits_the_model_token_budget(
+    project: Path, data: Path, rust_server: list[str]
+) -> None:
+    """All 15 tools, from the wire, cost the model at most TOOLS_LIST_MAX_CHARS (issue 13: was
+    ~28,000 chars, ~7,000 tokens)."""
+    cmd = [sys.executable, *serve_args(data, project, rust_server)]
+    listed = raw_tools_list(cmd, project)["tools"]
+    assert {t["name"] for t in listed} == MEMORY_TOOLS | RUST_TOOLS | OTHER_TOOLS
+    chars = model_facing_chars(listed)
+    assert chars <= TOOLS_LIST_MAX_CHARS, f"tools/list costs {chars} chars (~{chars // 4} tokens)"
+
+
 def test_proxied_schemas_identical_to_rust(
     project: Path, data: Path, rust_server: list[str]
 ) -> None:

@@ -77,8 +77,7 @@ def register_gate_tools(registry: ToolRegistry) -> None:
     registry.add(
         ToolSpec(
             "gate_stats",
-            "Counts of the retrieval gate's decisions since the server started: how many "
-            "searches ran, how many were skipped and why, with the threshold in force.",
+            "The retrieval gate's decisions since start: searches run, skipped and why.",
             GateStatsInput,
             GateStatsResult,
             _gate_stats,

@@ -32,8 +32,6 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from codeloci.budget import CHARS_PER_TOKEN
-
 __all__ = [
     "CONTEXT_LEVELS",
     "DEFAULT_K",
@@ -258,10 +256,8 @@ class MemoryFilter(_Strict):
     """Allow-listed filters; all given fields must match (tags: any of them)."""
 
     kinds: Kinds | None = None
-    tags: Annotated[list[Tag], Field(min_length=1, max_length=MAX_TAGS)] | None = Field(
-        default=None, description="Match memories carrying any of these tags."
-    )
-    path: PathStr | None = Field(default=None, description="Exact source.path.")
+    tags: Annotated[list[Tag], Field(min_length=1, max_length=MAX_TAGS)] | None = None
+    path: PathStr | None = None
 
     @model_validator(mode="after")
     def _no_repeats(self) -> Self:
@@ -271,20 +267,18 @@ class MemoryFilter(_Strict):
 
 
 class MemoryStoreInput(_Strict):
-    content: Content = Field(description="The memory, plain text.")
+    content: Content
     level: ContextLevel = Field(
-        description="USER_PREFERENCE: global across projects. PROJECT_CONTEXT: this repository. "
+        description="USER_PREFERENCE: every project; PROJECT_CONTEXT: this repository; "
         "SESSION_STATE: this session, expires."
     )
     kind: Kind = "note"
     tags: Tags = Field(default_factory=list)
     source: Source | None = None
     session_id: SessionId | None = Field(
-        default=None, description="SESSION_STATE only; default: this server's session."
+        default=None, description="SESSION_STATE only; default: this session."
     )
-    ttl_seconds: TtlSeconds | None = Field(
-        default=None, description="SESSION_STATE only; default: the server's session TTL."
-    )
+    ttl_seconds: TtlSeconds | None = Field(default=None, description="SESSION_STATE only.")
 
     @model_validator(mode="after")
     def _session_fields(self) -> Self:
@@ -299,16 +293,14 @@ class MemoryStoreInput(_Strict):
 class GatedSearch(_Strict):
     """Inputs of the retrieval gate, shared by every searching tool."""
 
-    force: bool = Field(
-        default=False, description="Retrieve even if the gate predicts retrieval will not help."
-    )
-    current_file: PathStr | None = Field(
-        default=None, description="The file the agent is working on (a gate signal)."
-    )
+    # Described once, in the server's instructions (codeloci.server.INSTRUCTIONS): these
+    # fields repeat in every searching tool's published schema.
+    force: bool = False
+    current_file: PathStr | None = None
     recent_tools: Annotated[
         list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOOL_NAME_CHARS)]],
         Field(max_length=MAX_RECENT_TOOLS),
-    ] = Field(default_factory=list, description="Names of tools the agent called recently.")
+    ] = Field(default_factory=list)
 
 
 class GateInfo(BaseModel):
@@ -335,20 +327,13 @@ class IndexState(BaseModel):
 class _SearchCommon(GatedSearch):
     k: K = DEFAULT_K
     filters: MemoryFilter | None = None
-    token_budget: TokenBudget = Field(
-        default=DEFAULT_TOKEN_BUDGET,
-        description=f"Approximate tokens (1 token ~ {CHARS_PER_TOKEN} characters) for all "
-        "returned results: the first one that does not fit is cut to a snippet (truncated: "
-        "true), those after it are dropped.",
-    )
+    token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET
 
 
 class MemoryFindInput(_SearchCommon):
     query: Query
-    levels: Levels | None = Field(default=None, description="Default: all three levels.")
-    session_id: SessionId | None = Field(
-        default=None, description="Which session's SESSION_STATE to search; default: this one."
-    )
+    levels: Levels | None = Field(default=None, description="Default: all.")
+    session_id: SessionId | None = Field(default=None, description="Default: this session.")
 
     @model_validator(mode="after")
     def _no_repeats(self) -> Self:
@@ -359,9 +344,7 @@ class MemoryFindInput(_SearchCommon):
 class RetrieveInput(_SearchCommon):
     """Level-bound retrieval: the level is fixed by the tool; no argument can change it."""
 
-    query: Query | None = Field(
-        default=None, description="Rank by similarity to this; omit to get the newest."
-    )
+    query: Query | None = None
 
 
 class RetrieveSessionInput(RetrieveInput):
@@ -375,7 +358,7 @@ class MemoryUpdateInput(_Strict):
     tags: Tags | None = None
     source: Source | None = None
     ttl_seconds: TtlSeconds | None = Field(
-        default=None, description="SESSION_STATE only: expire this many seconds from now."
+        default=None, description="SESSION_STATE only: expire in this many seconds."
     )
 
     @model_validator(mode="after")
@@ -387,7 +370,7 @@ class MemoryUpdateInput(_Strict):
 
 
 class DeleteFilter(MemoryFilter):
-    levels: Levels = Field(description="Required: which levels to delete from.")
+    levels: Levels
     session_id: SessionId | None = None
 
 
@@ -395,8 +378,7 @@ class MemoryDeleteInput(_Strict):
     ids: Annotated[list[MemoryId], Field(min_length=1, max_length=MAX_IDS)] | None = None
     filter: DeleteFilter | None = None
     confirm: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
-        description="The number of memories you expect to delete; if it differs from the "
-        "number that match, nothing is deleted and the error says how many match."
+        description="How many match; otherwise nothing is deleted and the error says how many."
     )
 
     @model_validator(mode="after")
@@ -413,7 +395,7 @@ class MemoryListInput(_Strict):
     session_id: SessionId | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
     cursor: Annotated[str, StringConstraints(max_length=MAX_CURSOR_CHARS)] | None = Field(
-        default=None, description="next_cursor of the previous page."
+        default=None, description="The previous page's next_cursor."
     )
 
     @model_validator(mode="after")

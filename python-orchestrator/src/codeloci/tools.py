@@ -8,7 +8,12 @@ A module adds a tool with one line::
 The server validates arguments with ``input_model`` (violations become tool errors naming the
 field), hides ``writes=True`` tools in read-only mode and refuses calls to them, publishes
 ``output_model``'s schema as the tool's ``outputSchema`` and returns the handler's model as
-``structuredContent`` (plus the same JSON as a text block).
+``structuredContent``, plus a text block: ``render`` (a renderer of :mod:`codeloci.render`)
+writes it for a reader, otherwise it is the same JSON.
+
+The published ``inputSchema`` is the input model's own, compacted (:func:`compact_schema`): a
+client sends it to the model on every turn, so what costs tokens and says nothing goes, and
+every bound stays.
 
 A searching tool sets ``gated`` to a function building its answer to a skipped search: the
 server then asks the retrieval gate before calling the handler (:mod:`codeloci.gating`), answers
@@ -45,11 +50,13 @@ if TYPE_CHECKING:
 __all__ = [
     "INDEX_TIMEOUT_FACTOR",
     "Deadline",
+    "Renderer",
     "SkippedResult",
     "ToolError",
     "ToolHandler",
     "ToolRegistry",
     "ToolSpec",
+    "compact_schema",
     "deadline_seconds",
     "error_result",
     "format_validation_error",
@@ -70,6 +77,85 @@ class ToolError(Exception):
 ToolHandler = Callable[["AppContext", Any, "ServerRequestContext[Any, Any]"], Awaitable[BaseModel]]
 #: A gated tool's answer when the retrieval gate skips its search, built from its arguments.
 SkippedResult = Callable[[Any], BaseModel]
+#: The text block of a tool's answer, written from its structured content.
+Renderer = Callable[[dict[str, Any]], str]
+
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not", "contains")
+_NULL = {"type": "null"}
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input model's JSON Schema as published: what the model reading it needs, nothing more.
+
+    Dropped: every ``title`` (Pydantic's field names again), ``default: false`` (what leaving
+    a flag out means anyway), the root's and each ``$defs`` entry's ``description`` (class
+    docstrings, written for developers), and the ``null``
+    alternative of an optional field whose default is null (``anyOf: [X, null], default: null``
+    becomes ``X``: leaving the field out says null; the server still accepts an explicit null).
+    A ``$defs`` entry referenced once is written in place (the ``$ref`` and the entry's name
+    cost more than they share); one referenced more than once stays shared. Every bound
+    (``maxLength``, ``pattern``, ``minimum``, ``enum``, ``additionalProperties``,
+    ``required``...) stays, so the published schema accepts nothing the model would refuse.
+    """
+    out = _compact(schema)
+    out.pop("description", None)
+    defs: dict[str, Any] = out.pop("$defs", {})
+    for sub in defs.values():
+        sub.pop("description", None)
+    text = json.dumps(out) + json.dumps(defs)
+    once = {
+        name
+        for name, sub in defs.items()
+        if text.count(f'"#/$defs/{name}"') == 1 and f'"#/$defs/{name}"' not in json.dumps(sub)
+    }
+    inline = {name: defs[name] for name in once}
+    published: dict[str, Any] = _inline(out, inline)
+    shared = {name: _inline(sub, inline) for name, sub in defs.items() if name not in once}
+    if shared:
+        published["$defs"] = shared
+    return published
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with each ``$ref`` to an entry of ``defs`` replaced by the entry."""
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_inline(defs[ref[8:]], defs), **rest}
+    return {key: _inline(value, defs) for key, value in node.items()}
+
+
+def _compact(node: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" or (key == "default" and value is False):
+            continue
+        if key in _SCHEMA_MAPS:
+            out[key] = {name: _compact(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS:
+            out[key] = [_compact(sub) for sub in value]
+        elif key in _SCHEMA_VALUES and isinstance(value, dict):
+            out[key] = _compact(value)
+        else:
+            out[key] = value
+    alternatives = out.get("anyOf")
+    if (
+        isinstance(alternatives, list)
+        and len(alternatives) == 2
+        and _NULL in alternatives
+        and "default" in out
+        and out["default"] is None
+    ):
+        (kept,) = (alt for alt in alternatives if alt != _NULL)
+        rest = {k: v for k, v in out.items() if k not in ("anyOf", "default")}
+        out = {**kept, **rest}
+    return out
 
 
 @dataclass(frozen=True)
@@ -83,6 +169,7 @@ class ToolSpec:
     title: str | None = None
     deadline: Deadline = "call"
     gated: SkippedResult | None = None
+    render: Renderer | None = None
     extra_annotations: dict[str, Any] = field(default_factory=dict)
 
     def to_tool(self) -> types.Tool:
@@ -98,7 +185,7 @@ class ToolSpec:
             name=self.name,
             title=self.title,
             description=self.description,
-            input_schema=self.input_model.model_json_schema(),
+            input_schema=compact_schema(self.input_model.model_json_schema()),
             output_schema=self.output_model.model_json_schema() if self.output_model else None,
             annotations=annotations,
         )
@@ -164,9 +251,12 @@ def error_result(message: str) -> types.CallToolResult:
     )
 
 
-def model_result(model: BaseModel) -> types.CallToolResult:
+def model_result(model: BaseModel, render: Renderer | None = None) -> types.CallToolResult:
+    """``structuredContent``: the model, whole; the text block: ``render``'s reading of it, or
+    the same JSON when the tool has no renderer."""
     data = model.model_dump(mode="json")
+    text = render(data) if render is not None else json.dumps(data, ensure_ascii=False)
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
+        content=[types.TextContent(type="text", text=text)],
         structured_content=data,
     )

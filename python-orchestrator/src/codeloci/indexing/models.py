@@ -69,35 +69,28 @@ class _Strict(BaseModel):
 
 class CodeSearchInput(GatedSearch):
     query: Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS)] = Field(
-        description="What you are looking for: words ('where are retries handled') or an "
-        "identifier ('parse_config')."
+        description="Words or an identifier."
     )
-    k: Annotated[int, Field(ge=1, le=MAX_K)] = Field(default=DEFAULT_K, description="Most results.")
+    k: Annotated[int, Field(ge=1, le=MAX_K)] = DEFAULT_K
     path_glob: Annotated[str, StringConstraints(min_length=1, max_length=MAX_GLOB_CHARS)] | None = (
         Field(
             default=None,
-            description="Only paths matching this fnmatch glob (relative to the repository root; "
-            "'*' also crosses '/'), e.g. 'src/*.rs' or '*test*'.",
+            description="fnmatch glob on repository-relative paths ('*' crosses '/'), "
+            "e.g. 'src/*.rs'.",
         )
     )
-    language: Language | None = Field(default=None, description="Only chunks of this language.")
+    language: Language | None = None
     kind: (
         Annotated[
             str,
             StringConstraints(min_length=1, max_length=MAX_KIND_CHARS, pattern=r"^[a-z_]+$"),
         ]
         | None
-    ) = Field(
-        default=None, description="Only chunks of this kind: function, method, class, struct, ..."
+    ) = Field(default=None, description="function, method, class, struct, ...")
+    token_budget: Annotated[int, Field(ge=MIN_TOKEN_BUDGET, le=MAX_TOKEN_BUDGET)] = (
+        DEFAULT_CODE_TOKEN_BUDGET
     )
-    token_budget: Annotated[int, Field(ge=MIN_TOKEN_BUDGET, le=MAX_TOKEN_BUDGET)] = Field(
-        default=DEFAULT_CODE_TOKEN_BUDGET,
-        description="Results are cut to fit about this many tokens (4 characters each).",
-    )
-    mode: SearchMode = Field(
-        default="hybrid",
-        description="hybrid (default), lexical (BM25 only) or dense (embeddings only).",
-    )
+    mode: SearchMode = Field(default="hybrid", description="lexical: BM25; dense: embeddings.")
 
 
 class CodeHit(BaseModel):
@@ -145,15 +138,9 @@ class CodeSearchResult(BaseModel):
 
 
 class IndexInput(_Strict):
-    path: PathArg | None = Field(
-        default=None, description="Repository root (default: the server's project root)."
-    )
-    full: bool = Field(default=False, description="Drop this project's index and rebuild it.")
-    wait_for_embedding: bool = Field(
-        default=False,
-        description="Return only after every chunk has its embedding (otherwise lexical "
-        "search works at once and embeddings are filled in the background).",
-    )
+    path: PathArg | None = Field(default=None, description="Default: the project root.")
+    full: bool = Field(default=False, description="Rebuild from scratch.")
+    wait_for_embedding: bool = False
 
 
 class IndexResult(BaseModel):
@@ -180,9 +167,7 @@ class IndexResult(BaseModel):
 
 
 class IndexStatusInput(_Strict):
-    path: PathArg | None = Field(
-        default=None, description="Repository root (default: the server's project root)."
-    )
+    path: PathArg | None = Field(default=None, description="Default: the project root.")
 
 
 class IndexStatusResult(BaseModel):

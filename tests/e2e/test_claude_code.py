@@ -111,6 +111,36 @@ def test_mcp_add_then_list_shows_codeloci_connected(
     assert data.is_dir() and any(data.iterdir()), "codeloci did not create its data dir"
 
 
+def test_codeloci_setup_claude_then_list_shows_it_connected(
+    claude: str, codeloci_bin: str, tmp_path: Path
+) -> None:
+    """`codeloci setup claude` (the README's one command) registers codeloci with the real
+    Claude Code CLI, by absolute path, at user scope; run twice it replaces itself."""
+    home, project, data = tmp_path / "home", tmp_path / "project", tmp_path / "data"
+    for d in (home, project):
+        d.mkdir()
+    env = scratch_env(home)
+    env["PATH"] = f"{Path(claude).parent}{os.pathsep}{env.get('PATH', '')}"
+    for _ in range(2):
+        setup = subprocess.run(
+            [codeloci_bin, "setup", "claude", "--data-dir", str(data)],
+            env=env,
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        assert "Added stdio MCP server codeloci" in setup.stdout, setup.stdout
+    assert "codeloci" in json.loads((home / ".claude.json").read_text())["mcpServers"]
+
+    listing = run_claude(claude, env, project, "mcp", "list")
+    line = status_line(listing, "codeloci")
+    assert f"{codeloci_bin} serve --data-dir {data}" in line
+    assert line.endswith(CONNECTED), listing
+
+
 def write_mcp_json(project: Path, servers: dict[str, dict[str, object]]) -> None:
     (project / ".mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=2))
 

@@ -26,6 +26,7 @@ from codeloci.config import (
 )
 from codeloci.indexing.cli import SUBCOMMANDS as INDEXING_SUBCOMMANDS
 from codeloci.log import configure_logging
+from codeloci.setup_claude import add_setup_args, cmd_setup
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -353,6 +354,7 @@ SUBCOMMANDS: dict[
         _cmd_repair,
         lambda p: None,
     ),
+    "setup": ("wire Claude Code to this codeloci (`setup claude`)", cmd_setup, add_setup_args),
 }
 SUBCOMMANDS.update(INDEXING_SUBCOMMANDS)
 

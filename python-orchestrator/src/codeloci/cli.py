@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
 
 import anyio
 
@@ -24,7 +25,6 @@ from codeloci.config import (
     Settings,
     resolve_log_level,
 )
-from codeloci.indexing.cli import SUBCOMMANDS as INDEXING_SUBCOMMANDS
 from codeloci.log import configure_logging
 from codeloci.setup_claude import add_setup_args, cmd_setup
 
@@ -105,41 +105,80 @@ def _parse_http(value: str) -> tuple[str, int]:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not args.http:
+        return _serve_stdio(settings)
+    from codeloci.http_auth import HttpAccess
     from codeloci.server import build_server
 
-    settings = _settings(args)
-    if args.http:
-        from codeloci.http_auth import HttpAccess
-
-        # Token file, non-loopback rule and origins are checked before anything starts.
-        access = HttpAccess.for_bind(
-            args.http[0], settings.auth_token_file, settings.allowed_origins
-        )
+    # Token file, non-loopback rule and origins are checked before anything starts.
+    access = HttpAccess.for_bind(args.http[0], settings.auth_token_file, settings.allowed_origins)
     server = build_server(settings)
-    if args.http:
-        host, port = args.http
-        import uvicorn
+    host, port = args.http
+    import uvicorn
 
-        app = access.wrap(
-            server.streamable_http_app(host=host, transport_security=access.transport_security())
-        )
-        log.info(
-            "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)",
-            host,
-            port,
-            "bearer token required" if access.token else "no token: loopback only",
-        )
-        uvicorn.run(app, host=host.strip("[]"), port=port, log_config=None, log_level="warning")
-        return 0
+    app = access.wrap(
+        server.streamable_http_app(host=host, transport_security=access.transport_security())
+    )
+    log.info(
+        "serving MCP over streamable HTTP at http://%s:%d/mcp (%s)",
+        host,
+        port,
+        "bearer token required" if access.token else "no token: loopback only",
+    )
+    uvicorn.run(app, host=host.strip("[]"), port=port, log_config=None, log_level="warning")
+    return 0
 
-    from mcp.server.stdio import stdio_server
 
+def _serve_stdio(settings: Settings) -> int:
+    """MCP over stdio in two phases (:mod:`codeloci.handshake`): the handshake is answered
+    from the cache while another thread imports and builds the server, which then takes over
+    with every message the client sent."""
+    import io
+    import threading
+
+    from codeloci.handshake import (
+        EarlyHandshake,
+        HandshakeCache,
+        ReplayedStdin,
+        ReplyFilter,
+        cache_key,
+        learning,
+    )
     from codeloci.stdio_limits import BoundedLines, DirectStdout, stdin_binary, stdout_binary
 
+    stdin = io.BufferedReader(cast(io.RawIOBase, stdin_binary()))
+    channel = stdout_binary()
+    loaded: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            from mcp.server.stdio import stdio_server
+
+            from codeloci.server import build_server
+
+            loaded["server"], loaded["stdio_server"] = build_server(settings), stdio_server
+        except BaseException as exc:  # re-raised in the main thread
+            loaded["error"] = exc
+
+    loader = threading.Thread(target=load, name="codeloci-load", daemon=True)
+    loader.start()
+    cache = HandshakeCache(
+        settings.data_dir / "handshake",
+        cache_key(settings.read_only, settings.rust_server),
+        writable=not settings.read_only,
+    )
+    early = EarlyHandshake(stdin, channel, cache)
+    early.serve(ready=lambda: not loader.is_alive())
+    loader.join()
+    if "error" in loaded:
+        raise loaded["error"]
+    server, stdio_server = loaded["server"], loaded["stdio_server"]
+
     async def run() -> None:
-        stdin = BoundedLines(stdin_binary())
-        stdout = DirectStdout(stdout_binary())
-        async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):  # type: ignore[arg-type]
+        lines = BoundedLines(cast(BinaryIO, ReplayedStdin(b"".join(early.read), stdin)))
+        replies = ReplyFilter(DirectStdout(channel), early)
+        async with stdio_server(stdin=learning(lines, early), stdout=replies) as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
     anyio.run(run)
@@ -356,14 +395,20 @@ SUBCOMMANDS: dict[
     ),
     "setup": ("wire Claude Code to this codeloci (`setup claude`)", cmd_setup, add_setup_args),
 }
-SUBCOMMANDS.update(INDEXING_SUBCOMMANDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; for a ``command`` of :data:`SUBCOMMANDS` (``serve`` above all, whose
+    handshake waits for this) the indexing commands' heavy imports are skipped."""
+    table = dict(SUBCOMMANDS)
+    if command not in SUBCOMMANDS:
+        from codeloci.indexing.cli import SUBCOMMANDS as indexing
+
+        table.update(indexing)
     parser = argparse.ArgumentParser(prog="codeloci", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"codeloci {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, handler, extra) in SUBCOMMANDS.items():
+    for name, (help_text, handler, extra) in table.items():
         p = sub.add_parser(name, help=help_text)
         _common(p)
         extra(p)
@@ -372,7 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     configure_logging(resolve_log_level(args.log_level))
     try:
         return int(args.handler(args))

@@ -422,9 +422,6 @@ class MemoryHit(BaseModel):
     truncated: bool = Field(
         default=False, description="content is a snippet: the memory did not fit the budget."
     )
-    index: IndexState | None = Field(
-        default=None, description="memory_find: the state of this repository's code index."
-    )
 
 
 class FindResult(BaseModel):
@@ -436,6 +433,9 @@ class FindResult(BaseModel):
     omitted: int = Field(description="Matches dropped to stay within the token budget.")
     gate: GateInfo | None = Field(
         default=None, description="The retrieval gate's decision (null when no query was given)."
+    )
+    index: IndexState | None = Field(
+        default=None, description="memory_find: the state of this repository's code index."
     )
 
 

@@ -391,7 +391,9 @@ async def mcp_session(
 
 
 def serve_args(data: Path, root: Path, *extra: str) -> list[str]:
-    return ["serve", "--data-dir", str(data), "--project-root", str(root), *extra]
+    """`codeloci serve` as the benchmarks start it: no start-up indexing or watching (each
+    group runs the index work it measures)."""
+    return ["serve", "--data-dir", str(data), "--project-root", str(root), "--no-index", "--no-watch", *extra]
 
 
 def structured(result: Any) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""Handshake: process start to the `initialize` and `tools/list` answers, and what tools/list
+costs the model.
+
+Protocol: a fresh process per round, JSON-RPC by hand over stdio (initialize, then
+notifications/initialized and tools/list), the clock from `Popen` to each answer line.
+- `codeloci serve --no-index --no-watch` **cold**: a new data directory each round (no
+  handshake cache: the answers wait for the server to load);
+- `codeloci serve` **warm**: one data directory whose handshake cache a first, unmeasured start
+  wrote (the answers come from the cache while the server loads, `codeloci.handshake`);
+- `codeloci-ast --root R`: the floor, the same exchange with the Rust server alone.
+The tools/list size is what Claude Code sends the model per tool (name + description + input
+schema as JSON), all 15 tools, in characters and characters / 4.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import product
+from ..model import Context, GroupResult, Row, Stat, Target
+
+NAME = "handshake"
+TITLE = "Handshake and tools/list size"
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+
+def _round(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, list[dict[str, Any]]]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env, text=True
+    )
+    assert proc.stdin and proc.stdout
+
+    def send(message: dict[str, Any]) -> None:
+        assert proc.stdin
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+
+    def answer(ident: int) -> dict[str, Any]:
+        assert proc.stdout
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{cmd[0]} closed stdout before answering {ident}")
+            message = json.loads(line)
+            if message.get("id") == ident:
+                return message
+
+    try:
+        send(INIT)
+        answer(1)
+        initialized = (time.perf_counter() - start) * 1000
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        tools = answer(2)["result"]["tools"]
+        listed = (time.perf_counter() - start) * 1000
+    finally:
+        proc.stdin.close()
+        proc.terminate()
+        proc.wait(30)
+    return initialized, listed, tools
+
+
+def _size(tools: list[dict[str, Any]]) -> int:
+    return sum(len(t["name"]) + len(t.get("description") or "") + len(json.dumps(t["inputSchema"])) for t in tools)
+
+
+def run(ctx: Context) -> GroupResult:
+    rounds = 5 if ctx.quick else 15
+    env = product.env(ctx)
+    ast = str(product.binary(ctx).path)
+    serve = [product.codeloci_cmd()]
+    with tempfile.TemporaryDirectory(prefix="codeloci-bench-hs-") as tmp:
+        root = Path(tmp) / "repo"
+        root.mkdir()
+        (root / "a.py").write_text("def a():\n    return 1\n")
+        quiet = ["--no-index", "--no-watch"]
+        cold: list[tuple[float, float]] = []
+        for i in range(rounds):
+            args = product.serve_args(Path(tmp) / f"cold-{i}", root, *quiet)
+            init, listed, tools = _round([*serve, *args], root, env)
+            cold.append((init, listed))
+        warm_args = product.serve_args(Path(tmp) / "warm", root, *quiet)
+        _round([*serve, *warm_args], root, env)  # writes the handshake cache
+        warm = [_round([*serve, *warm_args], root, env)[:2] for _ in range(rounds)]
+        floor = [_round([ast, "--root", str(root)], root, env)[:2] for _ in range(rounds)]
+    size = _size(tools)
+    warm_list = Stat.of([w[1] for w in warm])
+    floor_list = Stat.of([f[1] for f in floor])
+    ast_anchor = f"codeloci-ast {floor_list.median:.0f} ms"
+    rows = [
+        Row(
+            "`codeloci serve` start → tools/list answered, warm (handshake cache)",
+            warm_list,
+            "ms",
+            anchor=ast_anchor,
+            ratio=Stat.of([f[1] / w[1] for w, f in zip(warm, floor, strict=True)]),
+            target=Target("value", "<", 300.0, "< 300 ms p50"),
+            notes=f"initialize {Stat.of([w[0] for w in warm]).median:.0f} ms; {rounds} starts",
+        ),
+        Row(
+            "`codeloci serve` start → tools/list answered, cold (no cache: first start after an install)",
+            Stat.of([c[1] for c in cold]),
+            "ms",
+            anchor=ast_anchor,
+            notes=f"initialize {Stat.of([c[0] for c in cold]).median:.0f} ms; each round a new data directory",
+        ),
+        Row(
+            "`codeloci-ast` start → tools/list answered (the floor)",
+            floor_list,
+            "ms",
+            notes=f"initialize {Stat.of([f[0] for f in floor]).median:.0f} ms",
+        ),
+        Row(
+            "tools/list as the model sees it (15 tools: name + description + input schema)",
+            Stat.of([size / 4]),
+            "tokens",
+            target=Target("value", "<=", 4000.0, "≤ 4,000 tokens (chars / 4)"),
+            notes=f"{size:,} characters, {len(tools)} tools",
+        ),
+    ]
+    return GroupResult(
+        NAME, TITLE, rows, intro="Time to a usable MCP session and the fixed token cost of the tool list."
+    )

@@ -48,6 +48,8 @@ def plain_reply(_body: dict[str, Any]) -> list[Block]:
 
 @dataclass
 class Recorded:
+    """One request as it arrived: header names lower-cased, a JSON body parsed."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -121,6 +123,7 @@ def _sse(model: str, blocks: list[Block]) -> Iterator[tuple[str, dict[str, Any]]
         },
     )
     for index, block in enumerate(blocks):
+        start: Block
         if block["type"] == "text":
             start = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": block["text"]}
@@ -173,7 +176,12 @@ class FakeAnthropic:
             def _record(self, body: Any) -> None:
                 with fake._lock:
                     fake.requests.append(
-                        Recorded(self.command, self.path, dict(self.headers.items()), body)
+                        Recorded(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                        )
                     )
 
             def _json(self, status: int, payload: Any) -> None:
@@ -235,8 +243,7 @@ class FakeAnthropic:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def __enter__(self) -> FakeAnthropic:
         self._thread.start()

@@ -49,7 +49,7 @@ TOOL_SEARCH = "ToolSearch"
 #: checks the same bound on tools/list itself).
 TOOLS_MAX_CHARS = 16_000
 #: code_search calls per turn while codeloci's start-up index is still being built.
-SEARCH_TRIES = 20
+SEARCH_TRIES = 30
 SEARCH_PAUSE_S = 1.0
 TURN_TIMEOUT_S = 120
 
@@ -198,7 +198,7 @@ def run_turn(
     out = f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert not fake.errors, f"the fake's script failed: {fake.errors}\n{out}"
     assert proc.returncode == 0, f"claude -p exited {proc.returncode} after {took:.1f}s\n{out}"
-    result = json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
     assert result.get("is_error") is False, out
     return result
 

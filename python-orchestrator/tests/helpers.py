@@ -89,58 +89,81 @@ async def serve(
                 yield Served(session, log)
 
 
-def raw_tools_list(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Any:
-    """``tools/list`` exactly as it crosses the wire (JSON-RPC over stdio by hand)."""
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=cwd,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    assert proc.stdin and proc.stdout
+#: An MCP ``initialize`` request as a raw JSON-RPC message.
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "codeloci-tests", "version": "0"},
+    },
+}
 
-    def send(message: dict[str, Any]) -> None:
-        assert proc.stdin
-        proc.stdin.write(json.dumps(message) + "\n")
-        proc.stdin.flush()
 
-    def receive(request_id: int) -> Any:
-        assert proc.stdout
+class RawStdio:
+    """An MCP server process spoken to by hand: JSON-RPC lines over stdio, nothing between
+    the test and the wire. Its stderr is kept (``log()`` after ``close()``)."""
+
+    def __init__(self, command: list[str], cwd: Path, env: Mapping[str, str] | None = None):
+        self.command = command
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.seen: list[dict[str, Any]] = []
+        self._err = ""
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self, request_id: Any) -> Any:
+        """Messages up to the answer to ``request_id`` (all kept in ``seen``); the answer."""
+        assert self.proc.stdout
         while True:
-            line = proc.stdout.readline()
+            line = self.proc.stdout.readline()
             if not line:
-                raise AssertionError(f"{command[0]} closed stdout before answering {request_id}")
+                raise AssertionError(
+                    f"{self.command[0]} closed stdout before answering {request_id}"
+                )
             message = json.loads(line)
-            if message.get("id") == request_id:
+            self.seen.append(message)
+            if message.get("id") == request_id and "method" not in message:
                 return message
 
-    try:
-        send(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "codeloci-tests", "version": "0"},
-                },
-            }
-        )
-        receive(1)
-        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
-        return receive(2)["result"]
-    finally:
-        proc.stdin.close()
+    def close(self) -> str:
+        """End the session; whatever else the server wrote goes to ``seen``; its stderr."""
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        self.proc.stdin.close()
+        self.seen += [json.loads(line) for line in self.proc.stdout if line.strip()]
+        self._err = self.proc.stderr.read()
         try:
-            proc.wait(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
+        return self._err
+
+
+def raw_tools_list(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Any:
+    """``tools/list`` exactly as it crosses the wire (JSON-RPC over stdio by hand)."""
+    session = RawStdio(command, cwd, env)
+    try:
+        session.send(INITIALIZE)
+        session.receive(1)
+        session.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        session.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
+        return session.receive(2)["result"]
+    finally:
+        session.close()
 
 
 def child_pids(marker: str) -> list[int]:

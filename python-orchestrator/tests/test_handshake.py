@@ -5,30 +5,18 @@ tool call right after the handshake works."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from helpers import serve_args
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
+from helpers import INITIALIZE, RawStdio, serve_args
 
 
 def _session(cmd: list[str], cwd: Path) -> tuple[list[dict[str, Any]], str]:
-    """initialize, initialized, tools/list, ping, a parse call; every line the server wrote."""
+    """initialize, initialized, tools/list, ping, a parse call; every message the server wrote
+    and its stderr."""
     messages = [
-        INIT,
+        INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 3, "method": "ping"},
@@ -39,32 +27,13 @@ def _session(cmd: list[str], cwd: Path) -> tuple[list[dict[str, Any]], str]:
             "params": {"name": "parse", "arguments": {"path": "a.py"}},
         },
     ]
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        text=True,
-        env={**os.environ, "CODELOCI_LOG_LEVEL": "INFO"},
-    )
-    assert proc.stdin and proc.stdout
-    out: list[dict[str, Any]] = []
+    session = RawStdio(cmd, cwd, {"CODELOCI_LOG_LEVEL": "INFO"})
     for m in messages:
-        proc.stdin.write(json.dumps(m) + "\n")
-        proc.stdin.flush()
+        session.send(m)
         if "id" in m:
-            while True:
-                reply = json.loads(proc.stdout.readline())
-                out.append(reply)
-                if reply.get("id") == m["id"]:
-                    break
-    proc.stdin.close()
-    out += [json.loads(line) for line in proc.stdout if line.strip()]
-    assert proc.stderr
-    err = proc.stderr.read()
-    proc.wait(60)
-    return out, err
+            session.receive(m["id"])
+    err = session.close()
+    return session.seen, err
 
 
 def _by_id(replies: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

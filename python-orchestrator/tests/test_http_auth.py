@@ -21,7 +21,7 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from helpers import serve_args
+from helpers import INITIALIZE, serve_args
 from mcp.shared.exceptions import MCPError
 
 from codeloci.http_auth import (
@@ -31,17 +31,6 @@ from codeloci.http_auth import (
     NoTokenError,
     is_loopback_host,
 )
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
 
 
 @pytest.fixture

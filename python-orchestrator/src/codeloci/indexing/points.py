@@ -1,8 +1,9 @@
 """From a Rust ``chunk`` result to store points: ids, payload and the project filters.
 
 A code point is a PROJECT_CONTEXT memory of kind ``code`` (the memory tools return it only
-when a filter's ``kinds`` names ``code``) with extra fields for code search. Its id is derived from the chunk's stable id *and* the project,
-so the same file in two repositories gives two points. Language and chunk kind are also
+when a filter's ``kinds`` names ``code``) with extra fields for code search. Its id is derived
+from the chunk's stable id *and* the project, so the same file in two repositories gives two
+points. Language and chunk kind are also
 written as tags (``lang:python``, ``kind:function``) because ``tags`` has a keyword index.
 
 A definition too large for one chunk is split by the Rust chunker into pieces (its header,

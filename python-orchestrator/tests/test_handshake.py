@@ -52,7 +52,8 @@ def test_cold_then_warm_handshake_answers_the_same(tmp_path: Path, rust_server: 
     cold, cold_log = _session(cmd, project)
     assert "from the handshake cache" not in cold_log
     (cache,) = (data / "handshake").glob("*.json")
-    assert set(json.loads(cache.read_text())) == {"initialize:2025-06-18", "tools/list"}
+    slots = {"initialize:2025-06-18", "tools/list:codeloci-tests"}
+    assert set(json.loads(cache.read_text())) == slots
 
     warm, warm_log = _session(cmd, project)
     assert "answered initialize from the handshake cache" in warm_log
@@ -75,7 +76,7 @@ def test_a_stale_cache_is_refreshed_and_read_only_never_writes(
     _session(cmd, project)
     (cache,) = (data / "handshake").glob("*.json")
     real = json.loads(cache.read_text())
-    cache.write_text(json.dumps({**real, "tools/list": {"tools": []}}))
+    cache.write_text(json.dumps({**real, "tools/list:codeloci-tests": {"tools": []}}))
     _session(cmd, project)  # answered from the stale entry once, which the server then fixes
     assert json.loads(cache.read_text()) == real
 

@@ -12,7 +12,8 @@ their names until it loads one (``select:NAME``), then that tool's schema. Most 
 off (``ENABLE_TOOL_SEARCH=false``, as a user can) so every codeloci schema is in the tools array;
 one test takes the default path. What Claude Code sent: ``POST /v1/messages?beta=true`` with
 ``stream: true`` for each model call, nothing else; a tool's answer reaches the model as the JSON
-of its ``structuredContent`` (not the text block beside it).
+of its ``structuredContent`` when it has one (its text block is dropped), else as its text. So
+codeloci answers Claude Code's searches in rendered text alone (``--results auto``).
 """
 
 from __future__ import annotations
@@ -232,6 +233,9 @@ def test_zero_config_first_search_finds_the_file(
         )
     answers = assert_found(fake, result, "shop/billing.py")
     assert "reconcile_ledger_quarterly" in answers[-1]
+    # The model reads codeloci's rendered text, not the structured JSON.
+    assert "### shop/billing.py:" in answers[-1], answers[-1]
+    assert not answers[-1].lstrip().startswith("{"), answers[-1]
 
 
 def test_edit_then_search_in_a_second_turn_finds_the_new_identifier(
@@ -307,3 +311,6 @@ def test_default_tool_search_loads_code_search_then_finds_the_file(
     assert sent == {SEARCH}, sent
     answers = assert_found(fake, result, "shop/billing.py")
     assert "reconcile_ledger_quarterly" in answers[-1]
+    # The model reads codeloci's rendered text, not the structured JSON.
+    assert "### shop/billing.py:" in answers[-1], answers[-1]
+    assert not answers[-1].lstrip().startswith("{"), answers[-1]

@@ -88,6 +88,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         watch_root=getattr(args, "watch", None),
         index_on_start=getattr(args, "index_on_start", None),
         watch=getattr(args, "watch_enabled", None),
+        results=getattr(args, "results", None),
         call_timeout_seconds=args.call_timeout,
         auth_token_file=getattr(args, "auth_token_file", None),
         allowed_origins=getattr(args, "allow_origin", None),
@@ -348,6 +349,14 @@ def _add_serve_args(parser: argparse.ArgumentParser) -> None:
         const=False,
         default=None,
         help="do not index the project root at start (CODELOCI_INDEX=0)",
+    )
+    parser.add_argument(
+        "--results",
+        choices=("auto", "structured", "text"),
+        default=None,
+        help="search answers as structuredContent + text, or as rendered text alone (fewer "
+        "tokens for a model); auto (default): text for Claude Code, which shows the model only "
+        "the structured JSON (CODELOCI_RESULTS)",
     )
     parser.add_argument(
         "--no-watch",

@@ -28,6 +28,8 @@ index at start         ``serve --no-index``        ``CODELOCI_INDEX`` (default o
                                                    read-only)
 watch the project      ``serve --no-watch``        ``CODELOCI_WATCH`` (default on; off when
                                                    read-only; ``--watch PATH`` watches PATH)
+search answer format   ``serve --results MODE``    ``CODELOCI_RESULTS`` (auto, structured, text;
+                                                   default auto: text for Claude Code)
 log level              ``--log-level LEVEL``       ``CODELOCI_LOG_LEVEL`` (default INFO; see
                                                    :func:`resolve_log_level`)
 embedder threads       —                           ``CODELOCI_EMBED_THREADS`` (default min(4, CPUs))
@@ -78,6 +80,8 @@ DEFAULT_SESSION_TTL_SECONDS = 24 * 3600
 DEFAULT_CALL_TIMEOUT_SECONDS = 120.0
 MIN_CALL_TIMEOUT_SECONDS = 0.1
 MAX_CALL_TIMEOUT_SECONDS = 3600.0
+#: How search answers go out (``--results``).
+RESULT_MODES = ("auto", "structured", "text")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 #: Environment variables passed through to the Rust child besides the SDK's safe defaults.
@@ -216,6 +220,9 @@ class Settings:
     #: code does neither unless asked; ``from_sources`` turns both on by default)
     index_on_start: bool = False
     watch: bool = False
+    #: ``serve``: search answers as structured JSON or rendered text (``auto``: text for clients
+    #: that show the model only the JSON, see ``codeloci.server.TEXT_CLIENTS``)
+    results: str = "auto"
     #: what ``watch`` watches (default: the project root)
     watch_root: Path | None = None
     call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS
@@ -249,6 +256,7 @@ class Settings:
         watch_root: str | Path | None = None,
         index_on_start: bool | None = None,
         watch: bool | None = None,
+        results: str | None = None,
         call_timeout_seconds: float | None = None,
         embed_threads: int | None = None,
         embed_spin: bool | None = None,
@@ -292,6 +300,12 @@ class Settings:
             # only 1 or 0 decides; anything else leaves the choice to the core count
             env_spin = os.environ.get("CODELOCI_EMBED_SPIN", "").strip()
             spin = env_spin == "1" if env_spin in ("0", "1") else None
+        mode = (results or os.environ.get("CODELOCI_RESULTS", "").strip() or "auto").lower()
+        if mode not in RESULT_MODES:
+            raise ValueError(
+                f"results mode {mode!r} (--results / CODELOCI_RESULTS): give one of "
+                + ", ".join(RESULT_MODES)
+            )
         index = index_on_start if index_on_start is not None else _env_bool("CODELOCI_INDEX")
         watching = watch if watch is not None else _env_bool("CODELOCI_WATCH")
         return cls(
@@ -306,6 +320,7 @@ class Settings:
             gate_threshold=threshold,
             gate_enabled=True if enabled is None else enabled,
             watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
+            results=mode,
             index_on_start=True if index is None else index,
             watch=True if watching is None or watch_root else watching,
             call_timeout_seconds=timeout,

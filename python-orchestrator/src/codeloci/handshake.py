@@ -70,7 +70,7 @@ def cache_key(read_only: bool, rust_server: list[str] | None) -> str:
 
 class HandshakeCache:
     """The full server's answers to ``initialize`` (by requested protocol version) and to
-    ``tools/list``, in one JSON file."""
+    ``tools/list`` (by client name), in one JSON file."""
 
     def __init__(self, directory: Path, key: str, *, writable: bool) -> None:
         self.path = directory / f"{key}.json"
@@ -80,12 +80,6 @@ class HandshakeCache:
             self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             self.data = {}
-
-    @staticmethod
-    def slot(method: str, params: Any) -> str:
-        if method == "initialize" and isinstance(params, dict):
-            return f"initialize:{params.get('protocolVersion')}"
-        return method
 
     def get(self, slot: str) -> Any:
         return self.data.get(slot)
@@ -119,6 +113,19 @@ class EarlyHandshake:
         self.answered: dict[Any, str] = {}
         #: request id -> cache slot, for cacheable requests left to the server
         self.to_learn: dict[Any, str] = {}
+        #: the client's name from ``initialize`` (the tool list depends on it: see
+        #: ``codeloci.server.TEXT_CLIENTS``)
+        self.client: str | None = None
+
+    def slot(self, method: str, params: Any) -> str:
+        """Where an answer is cached: ``initialize`` by requested protocol version (noting the
+        client's name), ``tools/list`` by client name."""
+        if method == "initialize":
+            info = params.get("clientInfo") if isinstance(params, dict) else None
+            self.client = str(info.get("name")) if isinstance(info, dict) else None
+            version = params.get("protocolVersion") if isinstance(params, dict) else None
+            return f"initialize:{version}"
+        return f"{method}:{self.client}"
 
     def serve(self, ready: Callable[[], bool]) -> None:
         """Read and answer until a message needs the server, the server is ready (checked
@@ -147,7 +154,7 @@ class EarlyHandshake:
                 continue
             if method not in CACHED or (method == "tools/list" and not initialized):
                 return
-            slot = HandshakeCache.slot(method, message.get("params"))
+            slot = self.slot(method, message.get("params"))
             result = self.cache.get(slot)
             if result is None:
                 self.to_learn[ident] = slot
@@ -184,15 +191,15 @@ class ReplayedStdin(io.RawIOBase):
 
 async def learning(lines: AsyncIterable[str], early: EarlyHandshake) -> AsyncIterator[str]:
     """Phase 2's incoming lines, noting the ids of cacheable requests (so their answers are
-    cached) until both slots are known."""
+    cached)."""
     async for line in lines:
-        if len(early.cache.data) < 2 and ('"initialize"' in line or '"tools/list"' in line):
+        if '"initialize"' in line or '"tools/list"' in line:
             try:
                 message = json.loads(line)
             except ValueError:
                 message = None
             if isinstance(message, dict) and message.get("method") in CACHED:
-                slot = HandshakeCache.slot(message["method"], message.get("params"))
+                slot = early.slot(message["method"], message.get("params"))
                 early.to_learn[message.get("id")] = slot
         yield line
 

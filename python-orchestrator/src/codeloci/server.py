@@ -69,6 +69,7 @@ __all__ = [
     "build_registry",
     "build_server",
     "register_memory_tools",
+    "text_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,22 @@ def build_registry() -> ToolRegistry:
     return registry
 
 
+#: Clients known to hand the model a result's ``structuredContent`` as JSON and drop its text
+#: block (Claude Code: measured in tests/e2e); ``--results auto`` answers them in text.
+TEXT_CLIENTS = frozenset({"claude-code"})
+
+
+def text_results(mode: str, client: str | None) -> bool:
+    """Whether search answers go out as rendered text alone (``--results``/CODELOCI_RESULTS:
+    ``text``, ``structured``, or ``auto``: text for :data:`TEXT_CLIENTS`)."""
+    return mode == "text" or (mode == "auto" and client in TEXT_CLIENTS)
+
+
+def _client_name(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    params = ctx.session.client_params
+    return params.client_info.name if params is not None else None
+
+
 def _progress_token(ctx: ServerRequestContext[Any, Any]) -> Any:
     meta: Any = ctx.meta or {}
     return meta.get("progress_token", meta.get("progressToken"))
@@ -236,7 +253,8 @@ class _Handlers:
                 await app.bridge.ensure_started(wait=False)
             except BridgeError as exc:
                 log.warning("listing without the Rust tools: %s", exc)
-        own = self.registry.listed(read_only=app.settings.read_only)
+        text = text_results(app.settings.results, _client_name(ctx))
+        own = self.registry.listed(read_only=app.settings.read_only, text_results=text)
         return types.ListToolsResult(tools=self._proxied(app) + own)
 
     async def call_tool(
@@ -281,7 +299,8 @@ class _Handlers:
         except ValidationError as exc:
             return error_result(format_validation_error(spec.name, exc))
         try:
-            return model_result(await self._run(app, spec, args, ctx), spec.render)
+            text = text_results(app.settings.results, _client_name(ctx))
+            return model_result(await self._run(app, spec, args, ctx), spec.render, text_only=text)
         except (ToolError, MemoryRequestError, StoreError, BridgeError) as exc:
             return error_result(f"{spec.name} failed: {exc}")
         except Exception as exc:

@@ -172,7 +172,9 @@ class ToolSpec:
     render: Renderer | None = None
     extra_annotations: dict[str, Any] = field(default_factory=dict)
 
-    def to_tool(self) -> types.Tool:
+    def to_tool(self, *, text_results: bool = False) -> types.Tool:
+        """The tool as listed. With ``text_results`` a tool with a renderer is listed without
+        its ``outputSchema`` (its answers are then the rendered text alone)."""
         annotations = types.ToolAnnotations(
             title=self.title,
             read_only_hint=not self.writes,
@@ -186,7 +188,11 @@ class ToolSpec:
             title=self.title,
             description=self.description,
             input_schema=compact_schema(self.input_model.model_json_schema()),
-            output_schema=self.output_model.model_json_schema() if self.output_model else None,
+            output_schema=(
+                self.output_model.model_json_schema()
+                if self.output_model and not (text_results and self.render is not None)
+                else None
+            ),
             annotations=annotations,
         )
 
@@ -209,8 +215,12 @@ class ToolRegistry:
     def __iter__(self) -> Iterator[ToolSpec]:
         return iter(self._specs.values())
 
-    def listed(self, *, read_only: bool) -> list[types.Tool]:
-        return [s.to_tool() for s in self._specs.values() if not (read_only and s.writes)]
+    def listed(self, *, read_only: bool, text_results: bool = False) -> list[types.Tool]:
+        return [
+            s.to_tool(text_results=text_results)
+            for s in self._specs.values()
+            if not (read_only and s.writes)
+        ]
 
 
 def deadline_seconds(spec: ToolSpec, call_timeout: float) -> float | None:
@@ -251,12 +261,16 @@ def error_result(message: str) -> types.CallToolResult:
     )
 
 
-def model_result(model: BaseModel, render: Renderer | None = None) -> types.CallToolResult:
+def model_result(
+    model: BaseModel, render: Renderer | None = None, *, text_only: bool = False
+) -> types.CallToolResult:
     """``structuredContent``: the model, whole; the text block: ``render``'s reading of it, or
-    the same JSON when the tool has no renderer."""
+    the same JSON when the tool has no renderer. ``text_only`` (a tool with a renderer, for a
+    client that would hand the model the structured JSON instead of the text): the text
+    block alone, the tool then being listed without its output schema."""
     data = model.model_dump(mode="json")
     text = render(data) if render is not None else json.dumps(data, ensure_ascii=False)
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)],
-        structured_content=data,
-    )
+    block = types.TextContent(type="text", text=text)
+    if text_only and render is not None:
+        return types.CallToolResult(content=[block])
+    return types.CallToolResult(content=[block], structured_content=data)

@@ -10,6 +10,12 @@ notifications/initialized and tools/list), the clock from `Popen` to each answer
 - `codeloci-ast --root R`: the floor, the same exchange with the Rust server alone.
 The tools/list size is what Claude Code sends the model per tool (name + description + input
 schema as JSON), all 15 tools, in characters and characters / 4.
+
+Tokens per `code_search` answer: this repository indexed (`codeloci index --no-embed`), 12
+queries, k=10, default budget, lexical mode (the same answers every run), each answer as the
+model would read it: the JSON of its `structuredContent` (what Claude Code hands the model when a
+result has one) and codeloci's rendered text (what `--results auto` sends Claude Code); same
+results, same content.
 """
 
 from __future__ import annotations
@@ -76,6 +82,40 @@ def _size(tools: list[dict[str, Any]]) -> int:
     return sum(len(t["name"]) + len(t.get("description") or "") + len(json.dumps(t["inputSchema"])) for t in tools)
 
 
+QUERIES = [
+    "parse_config", "where are chunks split at child boundaries", "score_fusion",
+    "MemoryStore", "read-only store refuses writes", "embed_pending", "retrieval gate threshold",
+    "watch_repository", "handshake cache", "RustBridge restart back-off", "token budget snippet",
+    "secret redaction patterns",
+]  # fmt: skip
+
+
+def _answer_tokens(ctx: Context, tmp: Path) -> tuple[list[float], list[float]]:
+    """(structured JSON tokens, rendered text tokens) per query."""
+    import anyio
+    from codeloci.indexing.models import CodeSearchInput, CodeSearchResult
+    from codeloci.render import render_code_search
+
+    data = tmp / "answers"
+    product.cli_index(ctx, ctx.repo, data, "--no-embed")
+    as_json: list[float] = []
+    as_text: list[float] = []
+
+    async def search() -> None:
+        async with product.mcp_session(
+            product.codeloci_cmd(), product.serve_args(data, ctx.repo, "--results", "structured"), product.env(ctx)
+        ) as s:
+            for q in QUERIES:
+                args = CodeSearchInput(query=q, k=10, mode="lexical", force=True).model_dump(exclude_defaults=True)
+                answer = CodeSearchResult.model_validate(product.structured(await s.call_tool("code_search", args)))
+                dumped = answer.model_dump(mode="json")
+                as_json.append(len(json.dumps(dumped, separators=(",", ":"), ensure_ascii=False)) / 4)
+                as_text.append(len(render_code_search(dumped)) / 4)
+
+    anyio.run(search)
+    return as_json, as_text
+
+
 def run(ctx: Context) -> GroupResult:
     rounds = 5 if ctx.quick else 15
     env = product.env(ctx)
@@ -91,6 +131,7 @@ def run(ctx: Context) -> GroupResult:
             args = product.serve_args(Path(tmp) / f"cold-{i}", root, *quiet)
             init, listed, tools = _round([*serve, *args], root, env)
             cold.append((init, listed))
+        as_json, as_text = _answer_tokens(ctx, Path(tmp))
         warm_args = product.serve_args(Path(tmp) / "warm", root, *quiet)
         _round([*serve, *warm_args], root, env)  # writes the handshake cache
         warm = [_round([*serve, *warm_args], root, env)[:2] for _ in range(rounds)]
@@ -130,6 +171,20 @@ def run(ctx: Context) -> GroupResult:
             notes=f"{size:,} characters, {len(tools)} tools",
         ),
     ]
+    rows += [
+        Row(
+            "`code_search` answer as the model reads it: rendered text (`--results auto` for Claude Code)",
+            Stat.of(as_text),
+            "tokens",
+            anchor=f"structured JSON {Stat.of(as_json).median:,.0f} tokens",
+            ratio=Stat.of([j / t for j, t in zip(as_json, as_text, strict=True)]),
+            target=Target("ratio", ">=", 1 / 0.6, "≤ 60% of the JSON (ratio ≥ 1.67)"),
+            notes=f"{len(QUERIES)} queries, k=10, lexical, default budget; chars / 4; same results and content",
+        ),
+    ]
     return GroupResult(
-        NAME, TITLE, rows, intro="Time to a usable MCP session and the fixed token cost of the tool list."
+        NAME,
+        TITLE,
+        rows,
+        intro="Time to a usable MCP session, the fixed token cost of the tool list, and what a search answer costs.",
     )

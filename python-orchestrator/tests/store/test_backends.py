@@ -27,8 +27,10 @@ from codeloci.store import (
     Range,
     ReadOnlyStoreError,
     SparseVec,
+    StoreError,
     with_vector,
 )
+from codeloci.store.remote import RemoteStore
 
 DIM = 8
 SPEC = CollectionSpec(
@@ -244,3 +246,17 @@ def test_idf_restricted_to_a_scope_only_when_it_differs(backend: Backend) -> Non
     store.upsert([PointIn(str(uuid.UUID(int=2)), None, {"project": "b"}, SparseVec([5], [1.0]))])
     assert store._idf_corpus(mine) == mine
     store.close()
+
+
+def test_a_server_api_key_is_sent_and_a_missing_one_is_named(qdrant: QdrantTarget) -> None:
+    """The key reaches the server (every server-backed test uses it); without it the error
+    says what to check."""
+    if not (qdrant.real and qdrant.api_key and qdrant.url):
+        pytest.skip("needs a Qdrant server with an API key (QDRANT_BIN starts one)")
+    with pytest.raises(StoreError, match="QDRANT_API_KEY"):
+        RemoteStore.connect(qdrant.url, None, SPEC)
+    store = RemoteStore.connect(qdrant.url, qdrant.api_key, SPEC)
+    try:
+        assert store.count() >= 0
+    finally:
+        store.close()

@@ -166,7 +166,7 @@ def _serve_stdio(settings: Settings) -> int:
     loader.start()
     cache = HandshakeCache(
         settings.data_dir / "handshake",
-        cache_key(settings.read_only, settings.rust_server),
+        cache_key(settings.read_only, settings.rust_server, settings.results),
         writable=not settings.read_only,
     )
     early = EarlyHandshake(stdin, channel, cache)

@@ -13,7 +13,7 @@ stdio server starts in two phases:
    the early phase already answered are dropped, and they refresh the cache.
 
 The cache lives in ``<data dir>/handshake/`` under a key of everything the answers depend on
-(codeloci's version and source files, the Rust server binary, read-only), so a changed install
+(codeloci's version and source files, the Rust server binary, read-only, the results mode), so a changed install
 never gets an old answer; the first start after a change loads fully before it answers. A
 read-only server reads the cache but never writes it.
 """
@@ -49,14 +49,15 @@ EARLY_LINE_BYTES = 1 << 20
 CACHED = ("initialize", "tools/list")
 
 
-def cache_key(read_only: bool, rust_server: list[str] | None) -> str:
-    """A digest of everything the cached answers depend on."""
+def cache_key(read_only: bool, rust_server: list[str] | None, results: str) -> str:
+    """A digest of everything the cached answers depend on (besides the client's name and
+    protocol version, which pick the slot)."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
         st = path.stat()
         h.update(f"{path.relative_to(package)}:{st.st_mtime_ns}:{st.st_size}\n".encode())
-    h.update(f"read_only={read_only}\n".encode())
+    h.update(f"read_only={read_only} results={results}\n".encode())
     for part in rust_server or []:
         h.update(f"rust:{part}\n".encode())
     if rust_server:

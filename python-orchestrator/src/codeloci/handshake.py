@@ -13,9 +13,9 @@ stdio server starts in two phases:
    the early phase already answered are dropped, and they refresh the cache.
 
 The cache lives in ``<data dir>/handshake/`` under a key of everything the answers depend on
-(codeloci's version and source files, the Rust server binary, read-only, the results mode), so a changed install
-never gets an old answer; the first start after a change loads fully before it answers. A
-read-only server reads the cache but never writes it.
+(codeloci's version and source files, the Rust server binary, read-only, the results mode),
+so a changed install never gets an old answer; the first start after a change loads fully
+before it answers. A read-only server reads the cache but never writes it.
 """
 
 from __future__ import annotations

@@ -81,3 +81,35 @@ async def test_no_watch_indexes_once(tmp_path: Path, rust_server: list[str]) -> 
         await anyio.sleep(3.0)  # a watcher would have picked it up within ~1 s
         later = await srv.ok("code_search", {"query": "brand_new_helper", "force": True})
         assert "pkg/fresh.py" not in _paths(later)
+
+
+async def test_a_failure_in_the_start_up_work_never_stops_the_server(
+    tmp_path: Path, rust_server: list[str], embedder: Any
+) -> None:
+    """The background indexing cannot open its store (an unexpected error, not a StoreError):
+    it is logged, the server goes on answering, and a tool that needs the store says why."""
+    from mcp import Client
+
+    from codeloci.config import Settings
+    from codeloci.server import build_server
+
+    project = _repo(tmp_path)
+
+    def broken_store(settings: Any, embedder: Any) -> Any:
+        raise RuntimeError("the disk caught fire")
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        project_root=project,
+        rust_server=rust_server,
+        index_on_start=True,
+        watch=True,
+    )
+    server = build_server(settings, embedder=embedder, store_opener=broken_store)
+    async with Client(server) as client:
+        await anyio.sleep(1.0)  # the start-up work has failed by now
+        outline = await client.call_tool("parse", {"path": "pkg/config.py"})
+        assert not outline.is_error and outline.structured_content is not None
+        assert outline.structured_content["definitions"][0]["name"] == "parse_config"
+        found = await client.call_tool("memory_list", {})
+        assert found.is_error and "the disk caught fire" in found.content[0].text  # type: ignore[union-attr]

@@ -121,19 +121,18 @@ class AppContext:
             log.warning("codeloci-ast unavailable until this is fixed: %s", exc)
         if s.read_only or not (s.index_on_start or s.watch):
             return  # the store and the embedder open on first use
+        root = s.watch_root or s.project_root
         try:
             service = await self.indexing()
-        except StoreError as exc:
-            log.warning("memory tools unavailable until this is fixed: %s", exc)
-            return
-        root = s.watch_root or s.project_root
-        if s.watch:
-            await watch_repository(service, root, initial=s.index_on_start)
-        else:
-            try:
+            if s.watch:
+                await watch_repository(service, root, initial=s.index_on_start)
+            else:
                 await service.index_repository(root, wait_for_embedding=False)
-            except IndexingError as exc:
-                log.warning("indexing %s at start failed: %s", root, exc)
+        except (StoreError, IndexingError) as exc:
+            log.warning("indexing %s in the background stopped: %s", root, exc)
+        except Exception:
+            # Never fatal: the server goes on answering; the tools report what is wrong.
+            log.exception("indexing %s in the background stopped", root)
 
     def close(self) -> None:
         # The indexer's background embedding must stop before the store closes.

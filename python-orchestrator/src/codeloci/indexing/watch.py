@@ -21,6 +21,7 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.service import IndexingService
+from codeloci.store import StoreError
 
 __all__ = ["MAX_WAIT_MS", "QUIET_MS", "watch_repository"]
 
@@ -64,7 +65,7 @@ async def watch_repository(
     async def run_once() -> None:
         try:
             report = await service.index_repository(root, wait_for_embedding=False)
-        except IndexingError as exc:
+        except (IndexingError, StoreError) as exc:  # one run failed; the watcher goes on
             log.warning("re-index of %s failed: %s", root, exc)
             return
         if on_run is not None:

@@ -85,3 +85,17 @@ def test_a_stale_cache_is_refreshed_and_read_only_never_writes(
     replies, _ = _session(ro, project)
     assert _by_id(replies)[4]["result"]["structuredContent"]["definitions"]
     assert not ro_data.exists(), "a read-only server wrote its handshake cache"
+
+
+def test_a_tool_list_missing_tools_never_replaces_a_fuller_one(tmp_path: Path) -> None:
+    """Replayed while the Rust child was down, tools/list lacks scan/parse/chunk: not cached."""
+    from codeloci.handshake import HandshakeCache
+
+    cache = HandshakeCache(tmp_path, "k", writable=True)
+    full = {"tools": [{"name": n} for n in ("scan", "parse", "chunk", "memory_find")]}
+    cache.put("tools/list:c", full)
+    cache.put("tools/list:c", {"tools": [{"name": "memory_find"}]})
+    assert HandshakeCache(tmp_path, "k", writable=True).get("tools/list:c") == full
+    more = {"tools": [*full["tools"], {"name": "code_search"}]}
+    cache.put("tools/list:c", more)
+    assert HandshakeCache(tmp_path, "k", writable=True).get("tools/list:c") == more

@@ -86,7 +86,12 @@ class HandshakeCache:
         return self.data.get(slot)
 
     def put(self, slot: str, result: Any) -> None:
-        if self.data.get(slot) == result:
+        old = self.data.get(slot)
+        if old == result:
+            return
+        if slot.startswith("tools/list") and _tool_count(result) < _tool_count(old):
+            # A list missing tools (the Rust child down at that moment) is not kept: the next
+            # start would advertise fewer tools than it has.
             return
         self.data[slot] = result
         if not self.writable:
@@ -99,6 +104,11 @@ class HandshakeCache:
             os.replace(tmp, self.path)
         except OSError as exc:  # a cache: never fatal
             log.debug("handshake cache not written: %s", exc)
+
+
+def _tool_count(result: Any) -> int:
+    tools = result.get("tools") if isinstance(result, dict) else None
+    return len(tools) if isinstance(tools, list) else 0
 
 
 class EarlyHandshake:

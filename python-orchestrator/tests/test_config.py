@@ -167,3 +167,26 @@ def test_only_config_reads_the_environment() -> None:
     assert not offenders, "read the environment in codeloci/config.py only:\n" + "\n".join(
         offenders
     )
+
+
+def test_serve_indexes_a_git_repository_or_a_chosen_root_by_default(
+    monkeypatch: pytest.MonkeyPatch, clean_env: None, tmp_path: Path
+) -> None:
+    plain, repo = tmp_path / "plain", tmp_path / "repo"
+    plain.mkdir()
+    (repo / ".git").mkdir(parents=True)
+    monkeypatch.chdir(plain)  # e.g. a home directory: not indexed unless asked
+    s = Settings.from_sources()
+    assert (s.index_on_start, s.watch) == (False, False)
+    asked = Settings.from_sources(index_on_start=True, watch=True)
+    assert (asked.index_on_start, asked.watch) == (True, True)
+    chosen = Settings.from_sources(project_root=plain)
+    assert (chosen.index_on_start, chosen.watch) == (True, True)
+    monkeypatch.chdir(repo)
+    s = Settings.from_sources()
+    assert s.project_root == repo.resolve() and (s.index_on_start, s.watch) == (True, True)
+    monkeypatch.setenv("CODELOCI_INDEX", "0")
+    monkeypatch.setenv("CODELOCI_WATCH", "0")
+    s = Settings.from_sources()
+    assert (s.index_on_start, s.watch) == (False, False)
+    assert Settings.from_sources(watch_root=repo).watch, "--watch PATH watches PATH"

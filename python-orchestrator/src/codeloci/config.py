@@ -24,8 +24,9 @@ gate threshold         ``--gate-threshold P``      ``CODELOCI_GATE_THRESHOLD`` (
                                                    the trained model's)
 gate on/off            ``--no-gate``               ``CODELOCI_GATE_ENABLED`` (``1/true/yes/on`` or
                                                    ``0/false/no/off``; default on)
-index at start         ``serve --no-index``        ``CODELOCI_INDEX`` (default on; off when
-                                                   read-only)
+index at start         ``serve --no-index``        ``CODELOCI_INDEX`` (default on for a git
+                                                   repository or a chosen project root; off
+                                                   when read-only)
 watch the project      ``serve --no-watch``        ``CODELOCI_WATCH`` (default on; off when
                                                    read-only; ``--watch PATH`` watches PATH)
 search answer format   ``serve --results MODE``    ``CODELOCI_RESULTS`` (auto, structured, text;
@@ -308,9 +309,14 @@ class Settings:
             )
         index = index_on_start if index_on_start is not None else _env_bool("CODELOCI_INDEX")
         watching = watch if watch is not None else _env_bool("CODELOCI_WATCH")
+        root = resolve_project_root(project_root)
+        # Indexing at start by default only a root someone chose or a git repository: a
+        # session started in a home directory must not index all of it.
+        chosen = project_root is not None or bool(os.environ.get("CODELOCI_PROJECT_ROOT"))
+        background = chosen or (root / ".git").exists()
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
-            project_root=resolve_project_root(project_root),
+            project_root=root,
             rust_server=find_rust_server(rust_server),
             read_only=read_only or _env_flag("CODELOCI_READ_ONLY"),
             qdrant_url=os.environ.get("QDRANT_URL") or None,
@@ -321,8 +327,8 @@ class Settings:
             gate_enabled=True if enabled is None else enabled,
             watch_root=Path(watch_root).expanduser().resolve() if watch_root else None,
             results=mode,
-            index_on_start=True if index is None else index,
-            watch=True if watching is None or watch_root else watching,
+            index_on_start=background if index is None else index,
+            watch=bool(watch_root) or (background if watching is None else watching),
             call_timeout_seconds=timeout,
             embed_threads=threads,
             embed_spin=spin,

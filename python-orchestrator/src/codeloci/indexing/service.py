@@ -37,7 +37,7 @@ def _note(index: IndexState, *, empty: bool) -> str | None:
     if index.state == "not_indexed":
         return (
             "This repository is not indexed yet, so nothing could be found: call "
-            "index_repository (a server indexes its project root at start unless --no-index)."
+            "index_repository (a server indexes a git repository at start unless --no-index)."
         )
     if index.state == "indexing":
         return (

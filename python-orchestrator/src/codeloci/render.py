@@ -1,9 +1,10 @@
 """The text block of a search answer, written for a reader.
 
 A tool answer carries its result twice: ``structuredContent`` (every field, for programs) and a
-text block, which is what an agent like Claude Code reads. For the searching tools the text
-block is not the JSON again (escaped newlines, repeated keys, scores) but the results laid out
-as a person would read them:
+text block, for a reader. A client that shows its model only the structured JSON (Claude Code)
+gets the text block alone (``--results``, :func:`codeloci.server.text_results`). For the
+searching tools the text block is not the JSON again (escaped newlines, repeated keys, scores)
+but the results laid out as a person would read them:
 
 * one line for what the answer says about itself: how many results, the tokens used of the
   budget, how many were omitted, chunks still waiting for embeddings, the index's state, a note,

@@ -83,7 +83,7 @@ def _size(tools: list[dict[str, Any]]) -> int:
 
 
 QUERIES = [
-    "parse_config", "where are chunks split at child boundaries", "score_fusion",
+    "parse_config", "split a large definition at its children", "score_fusion",
     "MemoryStore", "read-only store refuses writes", "embed_pending", "retrieval gate threshold",
     "watch_repository", "handshake cache", "RustBridge restart back-off", "token budget snippet",
     "secret redaction patterns",

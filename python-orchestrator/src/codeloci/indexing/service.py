@@ -168,9 +168,11 @@ class IndexingService:
             chunks = self.store.count(flt)
             files = self.store.count(code_filter(project, Match("chunk_index", 0)))
             self._counts[project] = (now, membership, files, chunks)
-        pending = self.searcher.pending(project)
+        return self._state(root, files, chunks, self.searcher.pending(project))
+
+    def _state(self, root: Path, files: int, chunks: int, pending: int) -> IndexState:
         state: Literal["not_indexed", "indexing", "embedding", "ready"]
-        if self._running.get(project):
+        if self._running.get(project_id_for(root)):
             state = "indexing"
         elif chunks == 0 and not self.index.manifest_paths(root).manifest.is_file():
             state = "not_indexed"
@@ -230,7 +232,8 @@ class IndexingService:
             errors=errors,
             redacted_chunks=redacted,
             redactions=redactions,
-            index=self.index_state(root),
+            # the counts just taken, not index_state's cached ones: nothing counted twice
+            index=self._state(root, files, chunks, chunks - embedded),
         )
 
     def _redactions(self, project: str) -> tuple[int, dict[str, int]]:

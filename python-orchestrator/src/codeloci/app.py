@@ -2,8 +2,9 @@
 and the services on the store (memory, code indexing), each created once and closed here.
 
 Nothing slow happens before the MCP handshake: the embedder, the store and the Rust child are
-loaded on first need, and :meth:`AppContext.background` (run beside the server) warms them up,
-indexes the project root and watches it. A tool call waits only for what it uses: ``parse``
+loaded on first need; :meth:`AppContext.background` (run beside the server) starts the child
+and, when the settings ask to index or watch, opens the store, indexes the project root and
+watches it. A tool call waits only for what it uses: ``parse``
 waits for the child alone, ``memory_find`` for the embedder and the store."""
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -25,10 +26,14 @@ from typing import Any, Self, TextIO, cast
 
 import anyio
 import mcp_types as types
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import Process, TaskGroup, TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.stdio import get_default_environment
+from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
 
 from codeloci import __version__
 from codeloci.ast_types import ChunkResult, ScanResult
@@ -67,6 +72,107 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MCPError):
         return f"{exc.error.message} (code {exc.error.code})"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+#: Bytes asked for per read of the child's stdout.
+_READ_SIZE = 1 << 20
+#: Seconds the child gets to exit after its stdin closes, then again after SIGTERM.
+_EXIT_GRACE = 2.0
+
+
+def _parse_line(line: bytes) -> SessionMessage | Exception:
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        log.error("codeloci-ast wrote a line that is not a JSON-RPC message: %s", exc)
+        return exc
+
+
+async def _exited(process: Process, timeout: float) -> bool:
+    with anyio.move_on_after(timeout):
+        while process.returncode is None:
+            await anyio.sleep(0.01)
+    return process.returncode is not None
+
+
+@asynccontextmanager
+async def _stdio_child(
+    params: StdioServerParameters, errlog: TextIO
+) -> AsyncIterator[
+    tuple[
+        MemoryObjectReceiveStream[SessionMessage | Exception],
+        MemoryObjectSendStream[SessionMessage],
+    ]
+]:
+    """The SDK's ``stdio_client`` with a reader whose cost is linear in a line's length.
+
+    The SDK's reader appends each read to the text buffered so far (``buffer + chunk``), so a
+    reply of n bytes costs n²/read-size bytes copied: a ``chunk`` reply for a few hundred files
+    is many megabytes, and that copying was most of an index run. Here a line's reads are
+    joined once, as bytes, and parsed without decoding to ``str`` first. Same process
+    handling as the SDK on POSIX: own session (so the child's whole group can be killed),
+    stdin closed to ask it to exit, SIGTERM then SIGKILL when it does not."""
+    process = await anyio.open_process(
+        [params.command, *params.args],
+        env=get_default_environment() | (params.env or {}),
+        stderr=errlog,
+        cwd=params.cwd,
+        start_new_session=True,
+    )
+    to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](0)
+    stdout, stdin = process.stdout, process.stdin
+    assert stdout is not None and stdin is not None
+
+    async def reader() -> None:
+        parts: list[bytes] = []
+        delivering = True
+        async with to_session:
+            # After the session is gone the rest is read and dropped: a child blocked
+            # writing a large reply could not see its stdin close.
+            with suppress(anyio.EndOfStream, anyio.ClosedResourceError, OSError):
+                while True:
+                    data = await stdout.receive(_READ_SIZE)
+                    start = 0
+                    while (end := data.find(b"\n", start)) >= 0:
+                        parts.append(data[start:end])
+                        line = b"".join(parts)
+                        parts.clear()
+                        start = end + 1
+                        if delivering and line.strip():
+                            try:
+                                await to_session.send(_parse_line(line))
+                            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                                delivering = False
+                    if start < len(data):
+                        parts.append(data[start:])
+
+    async def writer() -> None:
+        try:
+            async with from_session:
+                async for message in from_session:
+                    text = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    await stdin.send(text.encode() + b"\n")
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            await to_session.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        tg.start_soon(writer)
+        try:
+            yield read_stream, write_stream
+        finally:
+            with anyio.CancelScope(shield=True):
+                read_stream.close()
+                write_stream.close()
+                with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await stdin.aclose()
+                if not await _exited(process, _EXIT_GRACE):
+                    await terminate_posix_process_tree(process, _EXIT_GRACE)
+                    await _exited(process, _EXIT_GRACE)
+                with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await stdout.aclose()
+            tg.cancel_scope.cancel()
 
 
 @dataclass
@@ -179,7 +285,8 @@ class RustBridge:
         started = False
         conn: _Connection | None = None
         try:
-            async with stdio_client(params, errlog=self._errlog) as (read, write):
+            transport = stdio_client if sys.platform == "win32" else _stdio_child
+            async with transport(params, errlog=self._errlog) as (read, write):
                 # Messages pass through a pump that notices the child's stdout closing, so a
                 # child that dies between calls is restarted by the next call instead of
                 # failing it.

@@ -39,6 +39,12 @@ embedder spinning      —                           ``CODELOCI_EMBED_SPIN=1`` o
 HTTP bearer token      ``--auth-token-file PATH``  ``CODELOCI_AUTH_TOKEN_FILE`` (``serve --http``;
                                                    see :mod:`codeloci.http_auth`)
 HTTP browser origins   ``--allow-origin ORIGIN``   — (repeatable; loopback always allowed)
+per-user service       ``--no-service``            ``CODELOCI_SERVICE`` (default on: sessions and
+                                                   CLI commands share one service per data dir;
+                                                   off: this process owns the store; see
+                                                   :mod:`codeloci.service`)
+service idle stop      —                           ``CODELOCI_SERVICE_IDLE`` (seconds without a
+                                                   live client or work; default 300)
 =====================  ==========================  =============================================
 
 The Rust child gets only the variables in :data:`PASSTHROUGH_ENV` from this environment
@@ -55,12 +61,15 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT_SECONDS",
+    "DEFAULT_SERVICE_IDLE_SECONDS",
     "DEFAULT_SESSION_TTL_SECONDS",
+    "SESSION_FIELDS",
     "MAX_CALL_TIMEOUT_SECONDS",
     "MIN_CALL_TIMEOUT_SECONDS",
     "PASSTHROUGH_ENV",
@@ -81,6 +90,8 @@ DEFAULT_SESSION_TTL_SECONDS = 24 * 3600
 DEFAULT_CALL_TIMEOUT_SECONDS = 120.0
 MIN_CALL_TIMEOUT_SECONDS = 0.1
 MAX_CALL_TIMEOUT_SECONDS = 3600.0
+#: How long the per-user service stays up with no live client, request or background work.
+DEFAULT_SERVICE_IDLE_SECONDS = 300.0
 #: How search answers go out (``--results``).
 RESULT_MODES = ("auto", "structured", "text")
 _TRUE = {"1", "true", "yes", "on"}
@@ -233,6 +244,35 @@ class Settings:
     auth_token_file: Path | None = None
     #: ``serve --http``: browser origins accepted besides loopback and the bound address
     allowed_origins: tuple[str, ...] = ()
+    #: sessions and CLI commands go through the per-user service (``codeloci.service``)
+    service: bool = False
+    #: the service stops after this long without a live client, a request or background work
+    service_idle_seconds: float = DEFAULT_SERVICE_IDLE_SECONDS
+
+    def session_fields(self) -> dict[str, Any]:
+        """What one session tells the service about itself (:data:`SESSION_FIELDS`), as JSON
+        values."""
+        out: dict[str, Any] = {}
+        for name in SESSION_FIELDS:
+            value = getattr(self, name)
+            out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+    def with_session(self, fields: dict[str, Any]) -> Settings:
+        """These (the service's) settings with one session's fields; unknown names and wrong
+        types are refused with a ValueError."""
+        changes: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name not in SESSION_FIELDS:
+                raise ValueError(f"unknown session setting {name!r}")
+            if name in ("project_root", "watch_root"):
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"session setting {name} must be a path")
+                value = Path(value).resolve() if value is not None else None
+                if name == "project_root" and (value is None or not value.is_dir()):
+                    raise ValueError(f"project root {value} is not a directory")
+            changes[name] = value
+        return replace(self, **changes)
 
     @property
     def project_id(self) -> str:
@@ -263,6 +303,7 @@ class Settings:
         embed_spin: bool | None = None,
         auth_token_file: str | Path | None = None,
         allowed_origins: Sequence[str] | None = None,
+        service: bool | None = None,
     ) -> Settings:
         """Merge flags (arguments here) over environment variables over defaults."""
         ttl_env = os.environ.get("CODELOCI_SESSION_TTL")
@@ -334,7 +375,41 @@ class Settings:
             embed_spin=spin,
             auth_token_file=_auth_token_file(auth_token_file),
             allowed_origins=tuple(allowed_origins or ()),
+            service=_service(service),
+            service_idle_seconds=_service_idle(),
         )
+
+
+#: The settings that belong to a session rather than to the process serving it.
+SESSION_FIELDS = (
+    "project_root",
+    "session_id",
+    "session_ttl_seconds",
+    "gate_threshold",
+    "gate_enabled",
+    "index_on_start",
+    "watch",
+    "watch_root",
+    "results",
+    "call_timeout_seconds",
+)
+
+
+def _service(explicit: bool | None) -> bool:
+    """``--no-service``, else ``CODELOCI_SERVICE``, else on."""
+    if explicit is not None:
+        return explicit
+    env = _env_bool("CODELOCI_SERVICE")
+    return True if env is None else env
+
+
+def _service_idle() -> float:
+    value = _env_number("CODELOCI_SERVICE_IDLE", float)
+    if value is None:
+        return DEFAULT_SERVICE_IDLE_SECONDS
+    if value <= 0:
+        raise ValueError(f"CODELOCI_SERVICE_IDLE={value} must be a positive number of seconds")
+    return float(value)
 
 
 def _auth_token_file(explicit: str | Path | None) -> Path | None:

@@ -14,7 +14,9 @@ Tool descriptions are static text: stored memories never reach ``tools/list``.
 
 from __future__ import annotations
 
+import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -29,7 +31,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from codeloci import __version__
-from codeloci.app import AppContext, StoreOpener, app_context
+from codeloci.app import AppContext, Core, StoreOpener, app_context, core_context
 from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
@@ -65,6 +67,8 @@ from codeloci.tools import (
 
 __all__ = [
     "PROXIED_TOOLS",
+    "SESSION_HEADER",
+    "SessionHub",
     "REGISTRATIONS",
     "build_registry",
     "build_server",
@@ -222,6 +226,54 @@ def _client_name(ctx: ServerRequestContext[Any, Any]) -> str | None:
     return params.client_info.name if params is not None else None
 
 
+#: The HTTP header a session sends the service on every request: its settings
+#: (:meth:`Settings.session_fields`) as ASCII JSON.
+SESSION_HEADER = "x-codeloci-session"
+
+
+class SessionHub:
+    """The service's lifespan context: one :class:`Core` and an :class:`AppContext` per MCP
+    session, built from the :data:`SESSION_HEADER` of its requests (a client without it gets
+    the service's own settings)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._sessions: weakref.WeakKeyDictionary[Any, AppContext] = weakref.WeakKeyDictionary()
+        self._lock = anyio.Lock()
+
+    def settings_of(self, ctx: ServerRequestContext[Any, Any]) -> Settings:
+        base = self.core.settings
+        request = ctx.request
+        raw = request.headers.get(SESSION_HEADER) if request is not None else None
+        if not raw:
+            return base
+        try:
+            fields = json.loads(raw)
+            if not isinstance(fields, dict):
+                raise ValueError("not an object")
+            return base.with_session(fields)
+        except (ValueError, TypeError) as exc:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"bad {SESSION_HEADER} header ({exc}); connect through `codeloci serve`",
+            ) from None
+
+    async def context(self, ctx: ServerRequestContext[Any, Any]) -> AppContext:
+        async with self._lock:
+            app = self._sessions.get(ctx.session)
+            if app is None:
+                app = await AppContext.create(self.settings_of(ctx), self.core)
+                self._sessions[ctx.session] = app
+                self.core.spawn(app.background)
+            return app
+
+
+async def _app_of(ctx: ServerRequestContext[Any, Any]) -> AppContext:
+    """The session's context: the lifespan's own (one process, one session) or the hub's."""
+    owner = ctx.lifespan_context
+    return owner if isinstance(owner, AppContext) else await owner.context(ctx)
+
+
 def _progress_token(ctx: ServerRequestContext[Any, Any]) -> Any:
     meta: Any = ctx.meta or {}
     return meta.get("progress_token", meta.get("progressToken"))
@@ -244,10 +296,10 @@ class _Handlers:
 
     async def list_tools(
         self,
-        ctx: ServerRequestContext[AppContext, Any],
+        ctx: ServerRequestContext[Any, Any],
         params: types.PaginatedRequestParams | None,
     ) -> types.ListToolsResult:
-        app = ctx.lifespan_context
+        app = await _app_of(ctx)
         if not app.bridge.tools:
             try:
                 await app.bridge.ensure_started(wait=False)
@@ -258,9 +310,9 @@ class _Handlers:
         return types.ListToolsResult(tools=self._proxied(app) + own)
 
     async def call_tool(
-        self, ctx: ServerRequestContext[AppContext, Any], params: types.CallToolRequestParams
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        app = ctx.lifespan_context
+        app = await _app_of(ctx)
         name = params.name
         arguments = dict(params.arguments or {})
         timeout = app.settings.call_timeout_seconds
@@ -286,7 +338,7 @@ class _Handlers:
         app: AppContext,
         spec: ToolSpec,
         arguments: dict[str, Any],
-        ctx: ServerRequestContext[AppContext, Any],
+        ctx: ServerRequestContext[Any, Any],
     ) -> types.CallToolResult:
         if spec.writes and app.settings.read_only:
             return error_result(
@@ -309,7 +361,7 @@ class _Handlers:
 
     @staticmethod
     async def _run(
-        app: AppContext, spec: ToolSpec, args: Any, ctx: ServerRequestContext[AppContext, Any]
+        app: AppContext, spec: ToolSpec, args: Any, ctx: ServerRequestContext[Any, Any]
     ) -> BaseModel:
         """The handler's result. A gated tool asks the retrieval gate first: a skipped search
         is answered by ``spec.gated`` without running the handler; the decision goes in the
@@ -328,7 +380,7 @@ class _Handlers:
         app: AppContext,
         name: str,
         arguments: dict[str, Any],
-        ctx: ServerRequestContext[AppContext, Any],
+        ctx: ServerRequestContext[Any, Any],
     ) -> types.CallToolResult:
         callback = None
         if _progress_token(ctx) is not None:
@@ -352,18 +404,25 @@ def build_server(
     registry: ToolRegistry | None = None,
     embedder: Embedder | None = None,
     store_opener: StoreOpener | None = None,
-) -> Server[AppContext]:
+    shared: bool = False,
+) -> Server[Any]:
+    """The MCP server. ``shared``: the per-user service's, one context per session
+    (:class:`SessionHub`); else one process, one session."""
     handlers = _Handlers(registry or build_registry())
+    kwargs: dict[str, Any] = {"embedder": embedder}
+    if store_opener is not None:
+        kwargs["store_opener"] = store_opener
 
     @asynccontextmanager
-    async def lifespan(_: Server[AppContext]) -> AsyncIterator[AppContext]:
-        kwargs: dict[str, Any] = {"embedder": embedder}
-        if store_opener is not None:
-            kwargs["store_opener"] = store_opener
-        async with app_context(settings, **kwargs) as app:
-            yield app
+    async def lifespan(_: Server[Any]) -> AsyncIterator[AppContext | SessionHub]:
+        if shared:
+            async with core_context(settings, **kwargs) as core:
+                yield SessionHub(core)
+        else:
+            async with app_context(settings, **kwargs) as app:
+                yield app
 
-    return Server[AppContext](
+    return Server[Any](
         "codeloci",
         version=__version__,
         title="codeloci",

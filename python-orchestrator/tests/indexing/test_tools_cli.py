@@ -56,7 +56,7 @@ async def test_tools_index_search_and_status(
             assert status.files == 3 and status.chunks == status.embedded > 0
             assert status.pending == 0 and status.manifest == "ok"
         finally:
-            app.close()  # background embedding stops before the store closes
+            app.core.close()  # background embedding stops before the store closes
 
 
 def test_search_input_is_strict() -> None:
@@ -134,7 +134,7 @@ async def test_secrets_in_code_are_redacted_counted_and_never_stored(
             assert "[REDACTED:aws_access_key_id]" in top.content and aws not in top.content
             assert github not in top.content
         finally:
-            app.close()  # background embedding stops before the store closes
+            app.core.close()  # background embedding stops before the store closes
     with open_test_store_now(data_dir, embedder) as store:
         hits, _ = store.scroll(flt=None, limit=100)
         stored = json.dumps([h.payload for h in hits])

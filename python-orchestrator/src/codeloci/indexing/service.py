@@ -9,13 +9,16 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
+import anyio.to_thread
+
 from codeloci.bridge import RustBridge
 from codeloci.config import git_toplevel, project_id_for
 from codeloci.embedder import Embedder
 from codeloci.gate import SymbolVocabulary
 from codeloci.indexing.manifest import ManifestError
 from codeloci.indexing.models import CodeSearchInput, CodeSearchResult, IndexStatusResult
-from codeloci.indexing.pipeline import CodeIndex, IndexReport
+from codeloci.indexing.pipeline import CodeIndex, IndexingError, IndexReport
 from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import ProgressFn
 from codeloci.indexing.search import CodeSearcher
@@ -60,6 +63,14 @@ def repository_root(path: Path) -> Path:
     return git_toplevel(path)
 
 
+class _Run:
+    """One index run in progress, which concurrent calls for the same project join."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.report: IndexReport | None = None
+
+
 class IndexingService:
     def __init__(
         self,
@@ -80,6 +91,8 @@ class IndexingService:
         self._guard = threading.Lock()
         #: index runs in progress, by project
         self._running: dict[str, int] = {}
+        #: the run each project's concurrent callers join
+        self._runs: dict[str, _Run] = {}
         # project -> (monotonic time, store membership, files, chunks)
         self._counts: dict[str, tuple[float, int, int, int]] = {}
 
@@ -92,13 +105,29 @@ class IndexingService:
         full: bool = False,
     ) -> IndexReport:
         project = project_id_for(Path(root).resolve())
+        joined = self._runs.get(project)
+        if joined is not None and not full:
+            # The same repository is being indexed already (another session, the watcher):
+            # this call waits for that run and reports it instead of indexing twice at once.
+            await joined.done.wait()
+            if joined.report is None:
+                raise IndexingError(f"the index run of {root} this call waited for failed")
+            if wait_for_embedding:
+                await anyio.to_thread.run_sync(self.wait_for_background)
+            return joined.report
+        run = _Run()
+        self._runs.setdefault(project, run)
         self._running[project] = self._running.get(project, 0) + 1
         try:
             report = await self.index.index_repository(
                 root, progress=progress, embed=wait_for_embedding, full=full
             )
+            run.report = report
         finally:
             self._running[project] -= 1
+            if self._runs.get(project) is run:
+                del self._runs[project]
+            run.done.set()
         if report.symbols or report.paths:
             vocabulary = self.vocabulary(Path(report.root))
             vocabulary.extend(report.symbols, report.paths)
@@ -106,6 +135,11 @@ class IndexingService:
         if report.pending:
             self.embed_in_background(Path(report.root))
         return report
+
+    @property
+    def busy(self) -> bool:
+        """Whether an index run or background embedding is under way."""
+        return any(self._running.values()) or any(t.is_alive() for t in self._threads.values())
 
     def vocabulary(self, root: Path) -> SymbolVocabulary:
         """The project's vocabulary (loaded once, shared with the gate via :meth:`share`)."""

@@ -2,7 +2,8 @@
 
 Order of one run (the manifest is the commit point)::
 
-    scan(previous=manifest) -> chunk(added + changed, <= CHUNK_BATCH paths per call)
+    scan(previous=manifest) -> chunk(added + changed, batches of <= CHUNK_BATCH paths and
+                                     about CHUNK_BATCH_BYTES of source per call)
       -> upsert points (sparse BM25 vector only: lexically searchable at once)
       -> delete the points of chunks that vanished from changed files
       -> delete the points of removed files
@@ -16,6 +17,12 @@ the next run rebuilds the manifest from the store (which is then the truth), so 
 were half-written look changed and files that vanished look removed, and everything converges.
 The same reconciliation runs when the store's point count disagrees with the manifest (e.g.
 after ``memory_delete`` removed code chunks) or when the manifest is missing or damaged.
+
+Chunking overlaps writing: while one batch's points are built and written (in a worker
+thread), the Rust server chunks the next. At most :data:`MAX_BATCHES_HELD` chunk results are
+alive at once (one being written, the next waiting for it), and a batch is bounded in bytes,
+so memory does not grow with the repository: what a run keeps for its whole length is one
+manifest record (ids, no content) per file. :class:`BatchGauge` counts this for the tests.
 """
 
 from __future__ import annotations
@@ -49,12 +56,25 @@ from codeloci.indexing.progress import IndexProgress, ProgressFn
 from codeloci.indexing.text import TEXT_VERSION, dense_text, sparse_document
 from codeloci.store import DENSE_VECTOR, Filter, HasId, Match, MemoryStore, PointIn, with_vector
 
-__all__ = ["CHUNK_BATCH", "CodeIndex", "IndexReport", "IndexingError"]
+__all__ = [
+    "CHUNK_BATCH",
+    "CHUNK_BATCH_BYTES",
+    "MAX_BATCHES_HELD",
+    "BatchGauge",
+    "CodeIndex",
+    "IndexReport",
+    "IndexingError",
+]
 
 log = logging.getLogger(__name__)
 
 #: Paths per Rust ``chunk`` call (its limit is 1000; smaller batches give finer progress).
 CHUNK_BATCH = 200
+#: Bytes of source per ``chunk`` call (a file larger than this goes alone): a reply, and what
+#: the run holds of it, is a small multiple of its source.
+CHUNK_BATCH_BYTES = 2 * 1024 * 1024
+#: Chunk results alive at once: the batch being written and the next one, chunked meanwhile.
+MAX_BATCHES_HELD = 2
 #: Chunks embedded per embedder call and per store update.
 EMBED_BATCH = 64
 #: Paths per delete-by-filter call.
@@ -94,6 +114,53 @@ def _timed(report: IndexReport, stage: str, start: float) -> None:
     report.seconds[stage] = round(report.seconds.get(stage, 0.0) + time.monotonic() - start, 4)
 
 
+@dataclass
+class BatchGauge:
+    """How many chunk results (and chunks in them) a run holds at once, and the most it ever
+    held: a result counts from the moment its ``chunk`` call returns until its points are
+    written."""
+
+    batches: int = 0
+    chunks: int = 0
+    peak_batches: int = 0
+    peak_chunks: int = 0
+
+    def hold(self, result: ChunkResult) -> None:
+        self.batches += 1
+        self.chunks += len(result["chunks"])
+        self.peak_batches = max(self.peak_batches, self.batches)
+        self.peak_chunks = max(self.peak_chunks, self.chunks)
+
+    def release(self, result: ChunkResult) -> None:
+        self.batches -= 1
+        self.chunks -= len(result["chunks"])
+
+
+def _batches(work: list[str], entries: dict[str, FileEntry]) -> list[list[str]]:
+    """``work`` cut into ``chunk`` calls of at most CHUNK_BATCH paths and CHUNK_BATCH_BYTES."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    size = 0
+    for path in work:
+        entry = entries.get(path)
+        nbytes = int(entry["size"]) if entry is not None else 0
+        if batch and (len(batch) >= CHUNK_BATCH or size + nbytes > CHUNK_BATCH_BYTES):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(path)
+        size += nbytes
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
+
+
 class CodeIndex:
     """Indexes repositories into ``store`` with the Rust server behind ``bridge``.
 
@@ -114,6 +181,8 @@ class CodeIndex:
         self.data_dir = data_dir
         self.dense_style = dense_style
         self._run_lock = anyio.Lock()
+        #: Chunk results held by the current or last run (see :class:`BatchGauge`).
+        self.gauge = BatchGauge()
 
     # ------------------------------------------------------------------ helpers
 
@@ -281,19 +350,40 @@ class CodeIndex:
         # Files known to the old manifest may hold stale points; new ones only after a crash,
         # and then the rebuilt manifest lists them.
         known = set(previous.files)
-        for i in range(0, len(work), CHUNK_BATCH):
-            batch = work[i : i + CHUNK_BATCH]
-            start = time.monotonic()
-            try:
-                result = await self.bridge.chunk({"paths": batch, "root": str(root)})
-            except ToolCallFailed as exc:
-                raise IndexingError(str(exc)) from None
-            _timed(report, "chunk", start)
-            await anyio.to_thread.run_sync(
-                self._write_batch, result, entries, known, new, report, state
-            )
-            state.files_chunked += len(batch)
-            notify(state)
+        gauge = self.gauge = BatchGauge()
+        # A zero-size buffer: the next result waits in `send` until the writer takes it, and
+        # only then is the one after it asked for.
+        send, receive = anyio.create_memory_object_stream[tuple[int, ChunkResult]](
+            MAX_BATCHES_HELD - 2
+        )
+
+        async def produce() -> None:
+            async with send:
+                for batch in _batches(work, entries):
+                    start = time.monotonic()
+                    try:
+                        result = await self.bridge.chunk({"paths": batch, "root": str(root)})
+                    except ToolCallFailed as exc:
+                        raise IndexingError(str(exc)) from None
+                    _timed(report, "chunk", start)
+                    gauge.hold(result)
+                    await send.send((len(batch), result))
+                    del result
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                async with receive:
+                    async for files, result in receive:
+                        await anyio.to_thread.run_sync(
+                            self._write_batch, result, entries, known, new, report, state
+                        )
+                        gauge.release(result)
+                        del result
+                        state.files_chunked += files
+                        notify(state)
+        except BaseExceptionGroup as group:
+            raise _first_error(group) from None
 
         if removed:
             start = time.monotonic()

@@ -18,10 +18,11 @@ waits for the child alone, ``memory_find`` for the embedder and the store."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -154,7 +155,7 @@ class Core:
             self._indexing[root] = service
         return service
 
-    def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``fn`` in the core's task group (it ends with the core)."""
         self._tg.start_soon(fn)
 

@@ -73,6 +73,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default=None, help="DEBUG, INFO, WARNING (stderr; CODELOCI_LOG_LEVEL)"
     )
+    parser.add_argument(
+        "--no-service",
+        dest="service",
+        action="store_const",
+        const=False,
+        default=None,
+        help="own the store in this process instead of sharing the per-user service "
+        "(CODELOCI_SERVICE=0)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -92,6 +101,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         call_timeout_seconds=args.call_timeout,
         auth_token_file=getattr(args, "auth_token_file", None),
         allowed_origins=getattr(args, "allow_origin", None),
+        service=args.service,
     )
 
 
@@ -132,6 +142,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_stdio(settings: Settings) -> int:
+    """MCP over stdio: a thin session of the per-user service (:mod:`codeloci.service`), or,
+    read-only or with ``--no-service``, the whole server in this process."""
+    import io
+
+    if settings.service and not settings.read_only:
+        from codeloci.service.proxy import SessionProxy
+        from codeloci.stdio_limits import stdin_binary, stdout_binary
+
+        reader = io.BufferedReader(cast(io.RawIOBase, stdin_binary()))
+        return SessionProxy(settings, cast(BinaryIO, reader), stdout_binary()).run()
+    return _serve_in_process(settings)
+
+
+def _serve_in_process(settings: Settings) -> int:
     """MCP over stdio in two phases (:mod:`codeloci.handshake`): the handshake is answered
     from the cache while another thread imports and builds the server, which then takes over
     with every message the client sent."""
@@ -296,12 +320,24 @@ def _check_store(settings: Settings, emb: object | None) -> _Check:
         store.close()
 
 
+def _check_service(settings: Settings) -> _Check:
+    from codeloci.service.client import service_running
+    from codeloci.service.paths import ServicePaths
+
+    paths = ServicePaths.for_settings(settings)
+    if not settings.service:
+        return _Check("service", True, "off (--no-service / CODELOCI_SERVICE=0)")
+    if service_running(paths):
+        return _Check("service", True, f"running, pid {paths.read_pid()}, log {paths.log}")
+    return _Check("service", True, f"not running (starts on first use); log {paths.log}")
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(f"versions: {_versions()}")
     print(f"project root: {settings.project_root} (id {settings.project_id})")
     print(f"data dir: {settings.data_dir}; store backend: {settings.store_backend}")
-    checks = [anyio.run(_check_rust, settings)]
+    checks = [anyio.run(_check_rust, settings), _check_service(settings)]
     emb_check, emb = _check_embedder()
     checks += [emb_check, _check_store(settings, emb)]
     for check in checks:
@@ -326,6 +362,11 @@ def _cmd_repair(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from codeloci.service.cli import stop_service
+    from codeloci.service.paths import ServicePaths
+
+    if stop_service(ServicePaths.for_settings(settings)):
+        print("stopped the codeloci service (it holds the store); it restarts on next use")
     try:
         report = repair_embedded_store(settings.data_dir, memory_collection_spec(MiniLMEmbedder()))
     except StoreError as exc:
@@ -333,6 +374,13 @@ def _cmd_repair(args: argparse.Namespace) -> int:
         return 1
     print(report.summary())
     return 0
+
+
+# ---------------------------------------------------------------------------- service
+def _cmd_service(args: argparse.Namespace) -> int:
+    from codeloci.service.cli import cmd_service
+
+    return cmd_service(args, _settings(args))
 
 
 # ---------------------------------------------------------------------------- main
@@ -403,7 +451,18 @@ SUBCOMMANDS: dict[
         lambda p: None,
     ),
     "setup": ("wire Claude Code to this codeloci (`setup claude`)", cmd_setup, add_setup_args),
+    "service": (
+        "the per-user service every session shares: status, stop, logs",
+        _cmd_service,
+        lambda p: _service_args(p),
+    ),
 }
+
+
+def _service_args(parser: argparse.ArgumentParser) -> None:
+    from codeloci.service.cli import add_service_args
+
+    add_service_args(parser)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

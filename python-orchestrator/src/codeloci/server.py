@@ -67,9 +67,9 @@ from codeloci.tools import (
 
 __all__ = [
     "PROXIED_TOOLS",
+    "REGISTRATIONS",
     "SESSION_HEADER",
     "SessionHub",
-    "REGISTRATIONS",
     "build_registry",
     "build_server",
     "register_memory_tools",
@@ -405,6 +405,7 @@ def build_server(
     embedder: Embedder | None = None,
     store_opener: StoreOpener | None = None,
     shared: bool = False,
+    on_core: Callable[[Core], None] | None = None,
 ) -> Server[Any]:
     """The MCP server. ``shared``: the per-user service's, one context per session
     (:class:`SessionHub`); else one process, one session."""
@@ -417,6 +418,8 @@ def build_server(
     async def lifespan(_: Server[Any]) -> AsyncIterator[AppContext | SessionHub]:
         if shared:
             async with core_context(settings, **kwargs) as core:
+                if on_core is not None:
+                    on_core(core)
                 yield SessionHub(core)
         else:
             async with app_context(settings, **kwargs) as app:

@@ -2,10 +2,10 @@
 
 Wiring (one line in ``codeloci.cli``): ``SUBCOMMANDS.update(indexing_cli.SUBCOMMANDS)``. The
 handlers take the namespace built by ``codeloci.cli`` (its common options: ``--data-dir``,
-``--project-root``, ``--rust-server``, ``--read-only``, ``--log-level`` ...). They open the
-store themselves, so they cannot run while a ``codeloci serve`` holds the same embedded store
-(the error names the holder). Progress and logs go to stderr; ``find`` prints results on
-stdout.
+``--project-root``, ``--rust-server``, ``--read-only``, ``--log-level`` ...). ``index`` and
+``find`` run in the per-user service (:mod:`codeloci.service`, started when none runs), so they
+work while sessions are open; with ``--no-service`` or ``--read-only`` they open the store
+themselves. Progress and logs go to stderr; ``find`` prints results on stdout.
 """
 
 from __future__ import annotations
@@ -16,22 +16,28 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
 from codeloci.bridge import RustBridge
+from codeloci.config import MAX_CALL_TIMEOUT_SECONDS as MAX_CALL_TIMEOUT
 from codeloci.config import Settings
 from codeloci.embedder import default_embedder
-from codeloci.indexing.models import LANGUAGES, CodeSearchInput, CodeSearchResult
+from codeloci.indexing.models import LANGUAGES, CodeSearchInput, CodeSearchResult, IndexResult
 from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.progress import IndexProgress
 from codeloci.indexing.service import IndexingService, repository_root
 from codeloci.memory import memory_collection_spec
 from codeloci.models import DEFAULT_K, DEFAULT_TOKEN_BUDGET
+from codeloci.service.client import ServiceError
 from codeloci.store import StoreError, open_store
+
+if TYPE_CHECKING:
+    from codeloci.service.client import ServiceClient
 
 __all__ = ["SUBCOMMANDS", "cmd_find", "cmd_index", "cmd_watch", "format_results"]
 
@@ -39,13 +45,37 @@ __all__ = ["SUBCOMMANDS", "cmd_find", "cmd_index", "cmd_watch", "format_results"
 REDRAW_SECONDS = 0.2
 
 
-def _settings(args: argparse.Namespace, root: Path) -> Settings:
-    return Settings.from_sources(
+def _settings(args: argparse.Namespace, root: Path, **session: Any) -> Settings:
+    settings = Settings.from_sources(
         data_dir=getattr(args, "data_dir", None),
         project_root=root,
         rust_server=getattr(args, "rust_server", None),
         read_only=bool(getattr(args, "read_only", False)),
+        service=getattr(args, "service", None),
     )
+    # A command is its own session: it neither indexes at start nor watches.
+    return replace(settings, index_on_start=False, watch=False, results="structured", **session)
+
+
+def _service_client(settings: Settings) -> ServiceClient | None:
+    """A session with the per-user service (started if needed), or None when this command
+    runs in-process (``--no-service``, ``--read-only``)."""
+    if not settings.service or settings.read_only:
+        return None
+    from codeloci.service.client import ServiceClient, ensure_service
+
+    client = ServiceClient(ensure_service(settings), settings)
+    client.initialize("codeloci-cli")
+    return client
+
+
+def _progress_line(params: dict[str, Any]) -> str:
+    message = params.get("message")
+    if message:
+        return str(message)
+    total = params.get("total")
+    done = params.get("progress")
+    return f"{done}/{total}" if total else str(done)
 
 
 @asynccontextmanager
@@ -97,7 +127,7 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _summary(report: IndexReport) -> str:
+def _summary(report: IndexReport | IndexResult) -> str:
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items())
     return (
         f"indexed {report.root}: {report.files} files ({report.added} added, {report.changed} "
@@ -107,8 +137,42 @@ def _summary(report: IndexReport) -> str:
     )
 
 
+def _index_via(client: ServiceClient, args: argparse.Namespace) -> int:
+    """``codeloci index`` in the service: the ``index_repository`` tool, progress to stderr.
+    The service never builds the HNSW index (it would stall every session meanwhile)."""
+    arguments = {"wait_for_embedding": not args.no_embed, "full": args.full}
+    try:
+        result = client.call_tool(
+            "index_repository",
+            arguments,
+            on_progress=lambda p: print(_progress_line(p), file=sys.stderr, flush=True),
+        )
+    except ServiceError as exc:
+        print(f"codeloci index: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close_session()
+    report = IndexResult.model_validate(result)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for err in report.errors[:20]:
+        print(f"error: {err['path']}: {err['error']}", file=sys.stderr)
+    print(_summary(report), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     root = repository_root(Path(args.path))
+    try:
+        # index_repository's deadline is a multiple of the call timeout: the longest there is
+        client = _service_client(_settings(args, root, call_timeout_seconds=MAX_CALL_TIMEOUT))
+    except ServiceError as exc:
+        print(f"codeloci index: {exc}", file=sys.stderr)
+        return 1
+    if client is not None:
+        return _index_via(client, args)
     bar = ProgressBar()
 
     async def run() -> IndexReport:
@@ -179,8 +243,18 @@ def cmd_find(args: argparse.Namespace) -> int:
             return await anyio.to_thread.run_sync(service.search, root, inp)
 
     try:
-        result = anyio.run(run)
-    except StoreError as exc:
+        client = _service_client(_settings(args, root))
+        if client is not None:
+            try:
+                # a person asked: the retrieval gate does not decide here
+                arguments = {**inp.model_dump(exclude_none=True), "force": True}
+                found = client.call_tool("code_search", arguments)
+            finally:
+                client.close_session()
+            result = CodeSearchResult.model_validate(found)
+        else:
+            result = anyio.run(run)
+    except (StoreError, ServiceError) as exc:
         print(f"codeloci find: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -203,6 +277,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
         async with _service(args, root) as service:
             print(f"watching {root} (Ctrl-C to stop)", file=sys.stderr, flush=True)
             await watch_repository(service, root, on_run=on_run)
+
+    settings = replace(_settings(args, root), index_on_start=True, watch=True)
+    try:
+        client = _service_client(settings)
+        if client is not None:
+            # The service indexes and watches the root (once, however many ask); this process
+            # only keeps it up (the service stays while a client process lives).
+            client.call_tool("index_status", {})
+            print(f"watching {root} in the codeloci service (Ctrl-C to stop)", file=sys.stderr)
+            while True:
+                time.sleep(3600)
+    except ServiceError as exc:
+        print(f"codeloci watch: {exc}", file=sys.stderr)
+        return 1
 
     try:
         anyio.run(run)

@@ -35,6 +35,7 @@ loads in milliseconds.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -71,16 +72,24 @@ def split_words(identifier: str) -> list[str]:
     return [w for piece in identifier.split("_") for w in _CAMEL_BOUNDARY.split(piece) if w]
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _lower_words(identifier: str, compounds: bool) -> tuple[str, ...]:
+    """One identifier's part of :func:`identifier_words`, remembered: an index run splits the
+    same few thousand identifiers over and over, in every chunk that uses them."""
+    words = [w.lower() for w in split_words(identifier)]
+    if compounds and len(words) > 1:
+        return ("".join(words), *words)
+    return tuple(words)
+
+
 def identifier_words(text: str, *, compounds: bool = False) -> list[str]:
     """Lower-cased words of every identifier in ``text``. With ``compounds``, an identifier of
     several words is also given whole, before its words (``parse_config`` -> ``parseconfig``,
     ``parse``, ``config``), so both an exact name and its words match it."""
     out: list[str] = []
+    extend = out.extend
     for identifier in _IDENTIFIER.findall(text):
-        words = split_words(identifier)
-        if compounds and len(words) > 1:
-            out.append("".join(words).lower())
-        out.extend(w.lower() for w in words)
+        extend(_lower_words(identifier, compounds))
     return out
 
 

@@ -14,6 +14,11 @@ from codeloci.embedder import MiniLMEmbedder
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
+# Every `codeloci serve` and CLI command a test starts shares a per-user service per data
+# directory (codeloci.service); the tests' services stop soon after their clients are gone
+# instead of after the default 300 s, so hundreds of test data dirs never pile up services.
+os.environ.setdefault("CODELOCI_SERVICE_IDLE", "3")
+
 
 _TARGET: QdrantTarget | None = None
 

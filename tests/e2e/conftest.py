@@ -13,6 +13,11 @@ E2E = Path(__file__).resolve().parent
 NODE_BIN = E2E / "node_modules" / ".bin"
 FIXTURES = REPO / "rust-server" / "tests" / "fixtures"
 
+# Every `codeloci serve` and CLI command a test starts shares a per-user service per data
+# directory (codeloci.service); the tests' services stop soon after their clients are gone
+# instead of after the default 300 s, so hundreds of test data dirs never pile up services.
+os.environ.setdefault("CODELOCI_SERVICE_IDLE", "3")
+
 
 def require(path_or_name: str) -> str:
     """The executable, or a failure that says how to install it (never a silent skip in CI)."""

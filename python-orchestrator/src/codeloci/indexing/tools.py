@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import anyio.to_thread
 
 from codeloci.indexing.models import (
@@ -21,7 +22,8 @@ from codeloci.indexing.models import (
     IndexStatusInput,
     IndexStatusResult,
 )
-from codeloci.indexing.pipeline import IndexingError
+from codeloci.indexing.pipeline import IndexingError, IndexReport
+from codeloci.indexing.progress import IndexProgress
 from codeloci.indexing.service import repository_root
 from codeloci.render import render_code_search
 from codeloci.tools import ToolError, ToolRegistry, ToolSpec
@@ -50,16 +52,56 @@ def _root(app: AppContext, path: str | None) -> Path:
         raise ToolError(f"path: {exc}") from None
 
 
-async def _index(app: AppContext, args: IndexInput, _: Any) -> IndexResult:
+#: Seconds between progress notifications of an index run (when the caller asked for them).
+PROGRESS_SECONDS = 0.5
+
+
+def _progress_token(ctx: Any) -> Any:
+    meta: Any = getattr(ctx, "meta", None) or {}
+    return meta.get("progress_token", meta.get("progressToken"))
+
+
+async def _index(app: AppContext, args: IndexInput, ctx: Any) -> IndexResult:
     service = await app.indexing()
-    try:
-        report = await service.index_repository(
-            _root(app, args.path), wait_for_embedding=args.wait_for_embedding, full=args.full
-        )
-    except IndexingError as exc:
+    latest: list[IndexProgress] = []
+
+    def note(state: IndexProgress) -> None:
+        latest[:] = [state]
+
+    async def report_progress() -> None:
+        # The pipeline calls ``note`` synchronously; its latest state goes out periodically.
+        while True:
+            await anyio.sleep(PROGRESS_SECONDS)
+            if latest:
+                state = latest[0]
+                done, total = (
+                    (state.embedded, state.to_embed)
+                    if state.stage == "embed"
+                    else (state.files_chunked, state.files_to_chunk)
+                )
+                await ctx.session.report_progress(done, total or None, state.line())
+
+    outcome: list[IndexReport | Exception] = []
+    root = _root(app, args.path)
+    async with anyio.create_task_group() as tg:
+        if _progress_token(ctx) is not None:
+            tg.start_soon(report_progress)
+        try:
+            outcome.append(
+                await service.index_repository(
+                    root, wait_for_embedding=args.wait_for_embedding, full=args.full, progress=note
+                )
+            )
+        except Exception as exc:  # raised below, outside the task group (never wrapped)
+            outcome.append(exc)
+        tg.cancel_scope.cancel()
+    result = outcome[0]
+    if isinstance(result, IndexingError):
         # A user-facing failure (a path outside the repository, an unreadable root): say so.
-        raise ToolError(str(exc)) from None
-    return IndexResult.from_report(report.as_dict())
+        raise ToolError(str(result)) from None
+    if isinstance(result, Exception):
+        raise result
+    return IndexResult.from_report(result.as_dict())
 
 
 def _skipped_search(args: CodeSearchInput) -> CodeSearchResult:

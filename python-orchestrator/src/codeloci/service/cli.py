@@ -29,6 +29,19 @@ def add_service_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", type=int, default=50, help="logs: how many lines (default 50)")
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def stop_service(paths: ServicePaths, wait: float = STOP_WAIT_SECONDS) -> bool:
     """Ask the running service to stop (SIGTERM) and wait for its socket to close; False when
     none was running."""
@@ -38,9 +51,7 @@ def stop_service(paths: ServicePaths, wait: float = STOP_WAIT_SECONDS) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             return True
         time.sleep(0.05)
     raise RuntimeError(f"the codeloci service (pid {pid}) did not stop within {wait:.0f} s")

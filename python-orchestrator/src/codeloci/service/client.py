@@ -19,9 +19,11 @@ import fcntl
 import json
 import logging
 import os
+import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -326,7 +328,7 @@ def _spawn(paths: ServicePaths, settings: Settings) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "codeloci", "service", "run"]
     command += ["--data-dir", str(settings.data_dir)]
     if settings.rust_server:
-        command += ["--rust-server", " ".join(settings.rust_server)]
+        command += ["--rust-server", shlex.join(settings.rust_server)]
     env = dict(os.environ)
     # The service serves every session, writable; a read-only session never starts one.
     env.pop("CODELOCI_READ_ONLY", None)
@@ -361,6 +363,8 @@ def ensure_service(settings: Settings, *, timeout: float = START_TIMEOUT_SECONDS
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if service_running(paths):
+                # reap it when it exits (this process is its parent while it lives)
+                threading.Thread(target=process.wait, name="codeloci-reap", daemon=True).start()
                 return paths
             code = process.poll()
             if code is not None and not service_running(paths):

@@ -84,6 +84,20 @@ class SessionProxy:
     def _error(self, ident: Any, message: str, code: int = _INTERNAL_ERROR) -> None:
         self._write({"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}})
 
+    def _failed(self, request: Any, message: str) -> None:
+        """Answer a request the service could not: a tool call with a tool error (what the
+        model reads), anything else with a JSON-RPC error."""
+        if not isinstance(request, dict) or request.get("id") is None:
+            return
+        ident = request["id"]
+        if str(ident).startswith("codeloci-"):
+            return
+        if request.get("method") == "tools/call":
+            result = {"content": [{"type": "text", "text": message}], "isError": True}
+            self._write({"jsonrpc": "2.0", "id": ident, "result": result})
+        else:
+            self._error(ident, message)
+
     # ------------------------------------------------------------------ input
 
     def _lines(self) -> Any:
@@ -227,11 +241,10 @@ class SessionProxy:
 
     def _forward(self, message: Any) -> None:
         ident = message.get("id") if isinstance(message, dict) else None
-        is_request = isinstance(message, dict) and "method" in message and ident is not None
         for attempt in (1, 2):
             try:
                 if self._init is None:
-                    if is_request:
+                    if ident is not None:
                         self._error(ident, "the session is not initialized: send initialize first")
                     return
                 self._open_session()
@@ -242,23 +255,20 @@ class SessionProxy:
                 # nothing ran: open a new session (starting the service) and send it again
                 self._lose_session()
                 if attempt == 2:
-                    if is_request and not str(ident).startswith("codeloci-"):
-                        self._error(ident, f"codeloci service unavailable: {exc}")
                     log.warning("codeloci service unavailable: %s", exc)
+                    self._failed(message, f"codeloci service unavailable: {exc}")
             except ServiceLost as exc:
                 self._lose_session()
                 log.warning("lost the codeloci service: %s", exc)
-                if is_request and not str(ident).startswith("codeloci-"):
-                    self._error(
-                        ident,
-                        "the codeloci service stopped while handling this request, so it may "
-                        "or may not have taken effect; the next call starts the service again: "
-                        "check (e.g. memory_list) and call again",
-                    )
+                self._failed(
+                    message,
+                    "the codeloci service stopped while handling this request, so it may or may "
+                    "not have taken effect; the next call starts the service again: check (e.g. "
+                    "memory_list) and call again",
+                )
                 return
             except ServiceError as exc:
-                if is_request and not str(ident).startswith("codeloci-"):
-                    self._error(ident, str(exc))
+                self._failed(message, str(exc))
                 return
 
 

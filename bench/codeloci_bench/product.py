@@ -182,7 +182,8 @@ class IndexRun:
 def cli_index(ctx: Context, repo: Path, data: Path, *extra: str, timeout: float = 3600) -> IndexRun:
     start = time.perf_counter()
     proc = subprocess.run(
-        [codeloci_cmd(), "index", str(repo), "--json", "--data-dir", str(data), *extra],
+        # in-process (its own store, then the HNSW build) as before the per-user service
+        [codeloci_cmd(), "index", str(repo), "--json", "--data-dir", str(data), "--no-service", *extra],
         capture_output=True,
         text=True,
         env=env(ctx),
@@ -390,10 +391,13 @@ async def mcp_session(
         errlog.close()
 
 
-def serve_args(data: Path, root: Path, *extra: str) -> list[str]:
+def serve_args(data: Path, root: Path, *extra: str, service: bool = False) -> list[str]:
     """`codeloci serve` as the benchmarks start it: no start-up indexing or watching (each
-    group runs the index work it measures)."""
-    return ["serve", "--data-dir", str(data), "--project-root", str(root), "--no-index", "--no-watch", *extra]
+    group runs the index work it measures); in-process (`--no-service`) unless `service`, so
+    the groups measure the server itself and never leave a service holding their store (the
+    `service` group compares the two)."""
+    args = ["serve", "--data-dir", str(data), "--project-root", str(root), "--no-index", "--no-watch", *extra]
+    return args if service else [*args, "--no-service"]
 
 
 def structured(result: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from types import ModuleType
 GROUPS: dict[str, str] = {
     "rust": "codeloci_bench.groups.rust",
     "handshake": "codeloci_bench.groups.handshake",
+    "service": "codeloci_bench.groups.service",
     "index": "codeloci_bench.groups.index",
     "search": "codeloci_bench.groups.search",
     "embed": "codeloci_bench.groups.embed",
@@ -27,7 +28,7 @@ PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
 # ("orchestrator" was the placeholder for what index/search/embed/memory now measure).
 RETIRED: tuple[str, ...] = ("orchestrator",)
 
-ORDER: list[str] = ["rust", "handshake", "index", "search", "embed", "memory", "gate", "quality"]
+ORDER: list[str] = ["rust", "handshake", "service", "index", "search", "embed", "memory", "gate", "quality"]
 
 
 def load(name: str) -> ModuleType:

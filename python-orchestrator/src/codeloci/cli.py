@@ -378,6 +378,10 @@ def _cmd_repair(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- service
 def _cmd_service(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        from codeloci.service_main import run_service
+
+        return run_service(_settings(args))
     from codeloci.service.cli import cmd_service
 
     return cmd_service(args, _settings(args))

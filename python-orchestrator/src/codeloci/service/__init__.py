@@ -10,9 +10,9 @@ store, the embedder, indexing, the watchers and the ``codeloci-ast`` children, s
 * :mod:`~codeloci.service.proxy`: ``codeloci serve`` as a thin session: JSON-RPC lines from
   stdin posted to the service, its answers written to stdout, with the session's settings in a
   header; it imports neither the MCP SDK nor the store;
-* :mod:`~codeloci.service.main`: the service process itself, our MCP server over streamable HTTP
-  on the socket, stopping once idle;
-* :mod:`~codeloci.service.cli`: ``codeloci service status|stop|logs|run``.
+* :mod:`~codeloci.service.cli`: ``codeloci service status|stop|logs``.
 
-The modules above ``main`` import only the standard library and :mod:`codeloci.config`.
+The service process itself, our MCP server over streamable HTTP on the socket, stopping once
+idle, is :mod:`codeloci.service_main` (``codeloci service run``), beside this package: the
+session side imports neither the MCP SDK nor the server.
 """

@@ -58,11 +58,8 @@ def stop_service(paths: ServicePaths, wait: float = STOP_WAIT_SECONDS) -> bool:
 
 
 def cmd_service(args: argparse.Namespace, settings: Settings) -> int:
+    """``status``, ``stop`` and ``logs`` (``run`` is :func:`codeloci.service_main.run_service`)."""
     paths = ServicePaths.for_settings(settings)
-    if args.action == "run":
-        from codeloci.service.main import run_service
-
-        return run_service(settings)
     if args.action == "status":
         if service_running(paths):
             print(f"running: pid {paths.read_pid()}, socket {paths.socket}")

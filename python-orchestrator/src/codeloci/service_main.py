@@ -1,5 +1,7 @@
-"""The service process: our MCP server over streamable HTTP on a unix socket, one
-:class:`~codeloci.app.Core` for every session (:class:`~codeloci.server.SessionHub`).
+"""The service process (``codeloci service run``, see :mod:`codeloci.service`): our MCP server
+over streamable HTTP on a unix socket, one :class:`~codeloci.app.Core` for every session
+(:class:`~codeloci.server.SessionHub`). It sits beside the ``service`` package, not in it: the
+package's session side must not import the server.
 
 It holds ``service.lock`` for its whole life (so a second service for the same data directory
 cannot run), listens on a socket it creates 0600 inside the private service directory, writes

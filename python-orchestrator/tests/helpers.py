@@ -17,6 +17,8 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+#: What a served test passes on about the per-user service (see conftest.py).
+SERVICE_ENV = {"CODELOCI_SERVICE_IDLE": os.environ.get("CODELOCI_SERVICE_IDLE", "3")}
 
 
 class Served:
@@ -79,7 +81,8 @@ async def serve(
     params = StdioServerParameters(
         command=sys.executable,
         args=serve_args(data_dir, project, rust, *extra),
-        env={"CODELOCI_LOG_LEVEL": "INFO", **gate_env, **(env or {})},
+        # the SDK hands the server only a few safe variables: the service's idle time too
+        env={"CODELOCI_LOG_LEVEL": "INFO", **SERVICE_ENV, **gate_env, **(env or {})},
         cwd=str(project),
     )
     with tempfile.TemporaryFile("w+") as log:

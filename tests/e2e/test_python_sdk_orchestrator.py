@@ -114,7 +114,11 @@ async def serve(codeloci: str, repo: Path, data: Path, *extra: str) -> AsyncIter
     params = StdioServerParameters(
         command=codeloci,
         args=["serve", "--data-dir", str(data), *extra],
-        env={"CODELOCI_LOG_LEVEL": "INFO"},
+        env={
+            "CODELOCI_LOG_LEVEL": "INFO",
+            # the SDK passes on only a few safe variables: the service's idle time too
+            "CODELOCI_SERVICE_IDLE": os.environ.get("CODELOCI_SERVICE_IDLE", "3"),
+        },
         cwd=str(repo),
     )
     with tempfile.TemporaryFile("w+") as errlog:

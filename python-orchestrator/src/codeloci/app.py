@@ -179,6 +179,7 @@ class Core:
     async def _index_and_watch(self, settings: Settings, root: Path) -> None:
         try:
             service = await self.indexing(root)
+            log.info("%s %s", "watching" if settings.watch else "indexing", root)
             if settings.watch:
                 await watch_repository(service, root, initial=settings.index_on_start)
             else:

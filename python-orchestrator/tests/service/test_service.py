@@ -71,8 +71,11 @@ def codeloci(
 class Session:
     """A ``codeloci serve`` session spoken to by hand."""
 
-    def __init__(self, data: Path, project: Path, rust: list[str], session_id: str) -> None:
-        command = [sys.executable, *serve_args(data, project, rust, "--no-index", "--no-watch")]
+    def __init__(
+        self, data: Path, project: Path, rust: list[str], session_id: str, *, quiet: bool = True
+    ) -> None:
+        extra = ("--no-index", "--no-watch") if quiet else ()
+        command = [sys.executable, *serve_args(data, project, rust, *extra)]
         command += ["--session-id", session_id]
         self.raw = RawStdio(command, project, env())
         self._ids = iter(range(100, 10**6))
@@ -392,3 +395,49 @@ def test_a_thin_session_holds_no_store_and_no_model(
         assert "onnxruntime" not in maps and "qdrant" not in maps
     finally:
         session.close()
+
+
+def test_one_index_run_at_a_time_per_repository(
+    tmp_path: Path, data: Path, rust_server: list[str]
+) -> None:
+    one = repo(tmp_path, "one", "def epsilon_rate():\n    return 5\n")
+    for i in range(150):
+        (one / f"mod{i}.py").write_text(
+            "".join(f"def f{i}_{j}():\n    return {j}\n\n\n" for j in range(30))
+        )
+    a = Session(data, one, rust_server, "a")
+    b = Session(data, one, rust_server, "b")
+    arguments = {"wait_for_embedding": False}
+    try:
+        # two index calls at once from two sessions: one run, both answered with its report
+        with ThreadPoolExecutor(2) as pool:
+            reports = list(pool.map(lambda s: s.ok("index_repository", arguments), (a, b)))
+    finally:
+        a.close()
+        b.close()
+    assert reports[0]["seconds"] == reports[1]["seconds"], reports
+    assert reports[0]["added"] == 151
+
+
+def test_one_watcher_per_root_however_many_sessions_watch_it(
+    tmp_path: Path, data: Path, rust_server: list[str]
+) -> None:
+    one = repo(tmp_path, "one", "def epsilon_rate():\n    return 5\n")
+    a = Session(data, one, rust_server, "a", quiet=False)
+    b = Session(data, one, rust_server, "b", quiet=False)
+    try:
+        a.ok("memory_list", {})
+        b.ok("memory_list", {})
+        # an edit is picked up by the root's watcher
+        (one / "late.py").write_text("def zeta_late_arrival():\n    pass\n")
+        wait_until(
+            lambda: bool(
+                b.ok("code_search", {"query": "zeta_late_arrival", "mode": "lexical"})["results"]
+            ),
+            timeout=60,
+        )
+    finally:
+        a.close()
+        b.close()
+    log = paths_of(data).log.read_text()
+    assert log.count(f"watching {one}") == 1, log

@@ -83,6 +83,7 @@ class Core:
         self._closing = anyio.Event()
         self._lock = anyio.Lock()
         self._bridge_lock = anyio.Lock()
+        self._indexing_lock = anyio.Lock()
         self._embedder_lock = anyio.Lock()
 
     async def embedder(self) -> Embedder:
@@ -147,13 +148,15 @@ class Core:
         sessions' tools and its watcher); raises :class:`StoreError` like :meth:`store`."""
         root = Path(root).resolve()
         store = await self.store()
-        service = self._indexing.get(root)
-        if service is None or service.store is not store:
-            bridge = await self.bridge(root)
-            service = IndexingService(store, await self.embedder(), bridge, self.settings.data_dir)
-            service.share(root, self.vocabulary(root))
-            self._indexing[root] = service
-        return service
+        async with self._indexing_lock:  # concurrent first calls must share one service
+            service = self._indexing.get(root)
+            if service is None or service.store is not store:
+                bridge = await self.bridge(root)
+                embedder = await self.embedder()
+                service = IndexingService(store, embedder, bridge, self.settings.data_dir)
+                service.share(root, self.vocabulary(root))
+                self._indexing[root] = service
+            return service
 
     def spawn(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``fn`` in the core's task group (it ends with the core)."""

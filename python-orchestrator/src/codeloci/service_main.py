@@ -29,7 +29,7 @@ import anyio
 from codeloci import __version__
 from codeloci.app import Core
 from codeloci.config import Settings
-from codeloci.service.client import CLIENT_PID_HEADER
+from codeloci.service.client import CLIENT_PID_HEADER, code_key
 from codeloci.service.paths import ServicePaths
 
 __all__ = ["run_service"]
@@ -150,7 +150,7 @@ def run_service(settings: Settings) -> int:
             tg.start_soon(web.serve, [sock])
             while not web.started and not web.should_exit:
                 await anyio.sleep(0.01)
-            paths.pid_file.write_text(f"{os.getpid()} {__version__}\n")
+            paths.pid_file.write_text(f"{os.getpid()} {__version__} {code_key(settings)}\n")
             log.info(
                 "codeloci service %s (pid %d) on %s; stops after %.0f s idle",
                 __version__,

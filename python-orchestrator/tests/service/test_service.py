@@ -441,3 +441,21 @@ def test_one_watcher_per_root_however_many_sessions_watch_it(
         b.close()
     log = paths_of(data).log.read_text()
     assert log.count(f"watching {one}") == 1, log
+
+
+def test_a_service_running_other_code_is_replaced_by_the_next_start(
+    tmp_path: Path, data: Path, rust_server: list[str]
+) -> None:
+    one = repo(tmp_path, "one", "def eta():\n    pass\n")
+    first = codeloci(data, one, rust_server, "find", "eta", "--mode", "lexical")
+    assert first.returncode == 0, first.stderr
+    old = service_pid(data)
+    assert old is not None
+    pid_file = paths_of(data).pid_file
+    pid, version, _key = pid_file.read_text().split()
+    pid_file.write_text(f"{pid} {version} built-from-other-code\n")  # as after an upgrade
+    again = codeloci(data, one, rust_server, "find", "eta", "--mode", "lexical")
+    assert again.returncode == 0, again.stderr
+    assert "runs other code: replacing it" in again.stderr
+    new = service_pid(data)
+    assert new is not None and new != old

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from codeloci.config import Settings
+from codeloci.handshake import cache_key
 from codeloci.service.paths import ServicePaths
 
 __all__ = [
@@ -53,6 +55,8 @@ SESSION_HEADER = "x-codeloci-session"
 CLIENT_PID_HEADER = "x-codeloci-pid"
 #: How long a starter waits for a new service's socket.
 START_TIMEOUT_SECONDS = 60.0
+#: How long a starter waits for a service running other code to stop.
+STOP_WAIT_SECONDS = 60.0
 #: Log files beyond this size are moved aside (``service.log.1``) when a service starts.
 MAX_LOG_BYTES = 10 * 1024 * 1024
 _PROTOCOL_HEADER = "mcp-protocol-version"
@@ -315,6 +319,29 @@ class ServiceClient:
         return structured
 
 
+def code_key(settings: Settings) -> str:
+    """What the service's answers depend on: codeloci's source files and the Rust binary (the
+    handshake cache's key). A session finding a service with another key (an upgrade, an edit
+    in a checkout) replaces it."""
+    return cache_key(False, settings.rust_server, "service")
+
+
+def _replace_stale(paths: ServicePaths, settings: Settings) -> None:
+    """Stop a running service built from other code; it finishes the requests in flight."""
+    key = paths.read_key()
+    pid = paths.read_pid()
+    if key is None or pid is None or key == code_key(settings):
+        return
+    log.info("the codeloci service (pid %d) runs other code: replacing it", pid)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while service_running(paths) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _rotate(path: os.PathLike[str] | str) -> None:
     try:
         if os.path.getsize(path) > MAX_LOG_BYTES:
@@ -351,11 +378,12 @@ def ensure_service(settings: Settings, *, timeout: float = START_TIMEOUT_SECONDS
     socket answering. :class:`ServiceUnavailable` says why a start failed and where the log is.
     """
     paths = ServicePaths.for_settings(settings)
-    if service_running(paths):
+    if service_running(paths) and paths.read_key() in (None, code_key(settings)):
         return paths
     paths.prepare()
     with open(paths.start_lock, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _replace_stale(paths, settings)
         if service_running(paths):
             return paths
         log.info("starting the codeloci service (log: %s)", paths.log)

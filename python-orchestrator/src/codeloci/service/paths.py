@@ -97,3 +97,11 @@ class ServicePaths:
             return int(text[0]) if text else None
         except (OSError, ValueError):
             return None
+
+    def read_key(self) -> str | None:
+        """The code key the running service wrote (see ``service.client.code_key``)."""
+        try:
+            text = self.pid_file.read_text().split()
+            return text[2] if len(text) > 2 else None
+        except OSError:
+            return None

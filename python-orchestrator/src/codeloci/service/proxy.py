@@ -216,9 +216,7 @@ class SessionProxy:
         thread.start()
 
     def _relay(self, request: Any) -> Any:
-        internal = isinstance(request, dict) and str(request.get("id", "")).startswith(
-            "codeloci-"
-        )
+        internal = isinstance(request, dict) and str(request.get("id", "")).startswith("codeloci-")
 
         def relay(message: Any) -> None:
             if internal and isinstance(message, dict) and message.get("id") == request["id"]:

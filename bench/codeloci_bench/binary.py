@@ -4,6 +4,7 @@ it) and copies it into the run's work directory, so a concurrent rebuild cannot 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,9 @@ class Binary:
 
 
 def locate(repo: Path, build_if_missing: bool = True) -> Path:
+    named = os.environ.get("CODELOCI_RUST_SERVER", "")
+    if named and Path(named).is_file():
+        return Path(named)  # the binary codeloci itself would start
     candidates = [
         Path(sysconfig.get_paths()["scripts"]) / "codeloci-ast",
         repo / ".venv" / "bin" / "codeloci-ast",

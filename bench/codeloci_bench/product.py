@@ -9,6 +9,7 @@
     binding crates (`windows*`, `web-sys`, `linux-raw-sys`) that are millions of lines.
   * `crates-100k`: the same crates in the same order until ~6.5k files, which chunk into about
     100k chunks (the size the search latency target names; quick: ~1k files).
+  * `crates-1m`: the same crates in the same order until ~1M lines (quick: ~250k lines).
 - Fixtures: an indexed store per repository, built once per run with `codeloci index --no-embed`
   and shared by the groups (memoised on the run's work directory).
 - MCP: a thin timed client over the Python `mcp` SDK (`stdio_client` + `ClientSession`).
@@ -135,12 +136,28 @@ def stdlib_repo(ctx: Context) -> Repo:
 #: first 10,011 files gave 154,679 chunks, while the first 3.86M and 2.6M lines (a few huge
 #: generated files at the end of the order) both took ~9.7k files and gave ~148k.
 CRATES_100K_FILES = 6_500
+#: Lines of `crates-1m` (all files, counted as newlines).
+CRATES_1M_LINES = 1_000_000
+
+
+def _lines(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            p = Path(dirpath, f)
+            if not p.is_symlink():
+                total += p.read_bytes().count(b"\n")
+    return total
 
 
 def crates_repo(ctx: Context, name: str = "crates") -> Repo:
-    """`crates` (~10k files) or `crates-100k` (~6.5k files): whole crates in name order."""
+    """`crates` (~10k files), `crates-100k` (~6.5k files) or `crates-1m` (~1M lines): whole
+    crates in name order."""
     src = cargo_registry_src()
-    if name == "crates-100k":
+    by_lines = name == "crates-1m"
+    if by_lines:
+        target = CRATES_1M_LINES // 4 if ctx.quick else CRATES_1M_LINES
+    elif name == "crates-100k":
         target = 1_000 if ctx.quick else CRATES_100K_FILES
     else:
         target = 2_500 if ctx.quick else 10_000
@@ -153,7 +170,7 @@ def crates_repo(ctx: Context, name: str = "crates") -> Repo:
                 if crate.name.startswith(GIANT_CRATES):
                     continue
                 shutil.copytree(crate, dst / crate.name, symlinks=True)
-                count += sum(len(fs) for _, _, fs in os.walk(crate))
+                count += _lines(crate) if by_lines else sum(len(fs) for _, _, fs in os.walk(crate))
                 if count >= target:
                     break
             if count >= target:
@@ -163,7 +180,8 @@ def crates_repo(ctx: Context, name: str = "crates") -> Repo:
     return Repo(
         name,
         dst,
-        f"crates from ~/.cargo/registry/src (all files; whole crates in name order until {target:,} files, generated binding crates skipped)",
+        f"crates from ~/.cargo/registry/src (all files; whole crates in name order until {target:,} "
+        f"{'lines' if by_lines else 'files'}, generated binding crates skipped)",
         n,
         lines,
         size,

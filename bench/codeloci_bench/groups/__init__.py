@@ -14,6 +14,7 @@ GROUPS: dict[str, str] = {
     "handshake": "codeloci_bench.groups.handshake",
     "service": "codeloci_bench.groups.service",
     "index": "codeloci_bench.groups.index",
+    "scale": "codeloci_bench.groups.scale",
     "search": "codeloci_bench.groups.search",
     "embed": "codeloci_bench.groups.embed",
     "memory": "codeloci_bench.groups.memory",
@@ -28,7 +29,7 @@ PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
 # ("orchestrator" was the placeholder for what index/search/embed/memory now measure).
 RETIRED: tuple[str, ...] = ("orchestrator",)
 
-ORDER: list[str] = ["rust", "handshake", "service", "index", "search", "embed", "memory", "gate", "quality"]
+ORDER: list[str] = ["rust", "handshake", "service", "index", "scale", "search", "embed", "memory", "gate", "quality"]
 
 
 def load(name: str) -> ModuleType:

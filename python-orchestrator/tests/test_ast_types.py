@@ -24,6 +24,10 @@ CASES = [
     ("chunk.output", "ChunkedFile", ast_types.ChunkedFile),
     ("chunk.output", "FileError", ast_types.FileError),
     ("chunk.output", "Redaction", ast_types.Redaction),
+    ("chunk.output", "FileSymbols", ast_types.FileSymbols),
+    ("chunk.output", "Definition", ast_types.Definition),
+    ("chunk.output", "Reference", ast_types.Reference),
+    ("chunk.output", "ImportSite", ast_types.ImportSite),
 ]
 
 

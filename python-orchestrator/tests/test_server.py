@@ -32,7 +32,13 @@ MEMORY_TOOLS = {
 WRITE_TOOLS = {"memory_store", "memory_update", "memory_delete"}
 RUST_TOOLS = {"scan", "parse", "chunk"}
 #: Read-only tools registered beside the memory tools (gate, indexing).
-OTHER_TOOLS = {"gate_stats", "code_search", "index_status", "index_repository"}
+OTHER_TOOLS = {
+    "gate_stats",
+    "code_search",
+    "index_status",
+    "index_repository",
+    "symbol_find",
+}
 OTHER_WRITE_TOOLS = {"index_repository"}
 
 

@@ -42,7 +42,13 @@ pub const MAX_ERROR_RANGES: usize = 1000;
 pub const MAX_SIGNATURE_CHARS: usize = 400;
 /// Longest docstring kept, in characters.
 pub const MAX_DOCSTRING_CHARS: usize = 2000;
+/// Most references (and, separately, import statements) kept per file when `chunk` is asked
+/// for `symbols`.
+pub const MAX_REFERENCES_PER_FILE: usize = 200_000;
 /// Most call names kept per chunk.
 pub const MAX_CALLS_PER_CHUNK: usize = 256;
 /// Largest JSON-RPC message (one line) the stdio transport reads (32 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest structured result (JSON, in bytes) whose text block repeats it in full; a larger
+/// one gets a one-line summary there instead (`structuredContent` is always complete).
+pub const MAX_TEXT_COPY_BYTES: usize = 64 * 1024;

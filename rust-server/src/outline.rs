@@ -13,7 +13,8 @@ use tree_sitter::{Node, Parser};
 use crate::error::{Error, Result};
 use crate::language::Language;
 use crate::limits::{
-    MAX_DOCSTRING_CHARS, MAX_ERROR_RANGES, MAX_SIGNATURE_CHARS, MAX_SYMBOL_DEPTH, PARSE_TIMEOUT_MS,
+    MAX_DOCSTRING_CHARS, MAX_ERROR_RANGES, MAX_REFERENCES_PER_FILE, MAX_SIGNATURE_CHARS,
+    MAX_SYMBOL_DEPTH, PARSE_TIMEOUT_MS,
 };
 use crate::rules;
 use crate::text::LineIndex;
@@ -180,6 +181,11 @@ pub struct Analysis {
     pub errors: Vec<SyntaxErrorRange>,
     /// Call sites: (byte offset, called name), in document order.
     pub calls: Vec<(usize, String)>,
+    /// Name references (only when asked for: [`analyze_symbols`]): (byte offset, reference),
+    /// in document order.
+    pub references: Vec<(usize, rules::RefSite)>,
+    /// Import statements at any depth (only when asked for): (byte offset, text).
+    pub import_sites: Vec<(usize, String)>,
 }
 
 impl Analysis {
@@ -201,7 +207,18 @@ pub fn analyze(
     path: &str,
     cancel: Option<&AtomicBool>,
 ) -> Result<Analysis> {
-    analyze_within(lang, text, path, cancel, PARSE_TIMEOUT_MS)
+    analyze_within(lang, text, path, cancel, PARSE_TIMEOUT_MS, false)
+}
+
+/// [`analyze`] that also collects name references and every import statement, for
+/// [`file_symbols`].
+pub fn analyze_symbols(
+    lang: Language,
+    text: &str,
+    path: &str,
+    cancel: Option<&AtomicBool>,
+) -> Result<Analysis> {
+    analyze_within(lang, text, path, cancel, PARSE_TIMEOUT_MS, true)
 }
 
 /// [`analyze`] with the parse time limit as a parameter, so its edge is testable.
@@ -211,6 +228,7 @@ fn analyze_within(
     path: &str,
     cancel: Option<&AtomicBool>,
     limit_ms: u64,
+    references: bool,
 ) -> Result<Analysis> {
     let Some(grammar) = lang.grammar() else {
         return Ok(Analysis::default());
@@ -251,6 +269,7 @@ fn analyze_within(
         source: body,
         offset,
         lines: &lines,
+        references,
     }
     .run(tree.root_node()))
 }
@@ -260,6 +279,7 @@ struct Extractor<'a> {
     source: &'a [u8],
     offset: usize,
     lines: &'a LineIndex,
+    references: bool,
 }
 
 impl Extractor<'_> {
@@ -269,8 +289,12 @@ impl Extractor<'_> {
         let mut open: Vec<usize> = Vec::new();
         let mut depth_of: Vec<usize> = Vec::new();
         let mut cursor = root.walk();
+        let mut import_end = 0;
         'walk: loop {
             let node = cursor.node();
+            if self.references {
+                self.note_reference(node, cursor.field_name(), &mut import_end, &mut out);
+            }
             if let Some(kind) = rules::definition_kind(self.lang, node) {
                 self.add_symbol(node, kind, &mut open, &mut depth_of, &mut out.symbols);
             }
@@ -293,6 +317,36 @@ impl Extractor<'_> {
             }
         }
         out
+    }
+
+    /// Records `node` as an import statement or a name reference (names inside an import
+    /// statement are the import's, not references).
+    fn note_reference(
+        &self,
+        node: Node<'_>,
+        field: Option<&str>,
+        import_end: &mut usize,
+        out: &mut Analysis,
+    ) {
+        if node.start_byte() < *import_end {
+            return;
+        }
+        if rules::is_import(self.lang, node, self.source) {
+            *import_end = node.end_byte();
+            if out.import_sites.len() < MAX_REFERENCES_PER_FILE {
+                let text = node.utf8_text(self.source).unwrap_or_default();
+                out.import_sites.push((
+                    node.start_byte() + self.offset,
+                    rules::collapse_ws(text, 500),
+                ));
+            }
+            return;
+        }
+        if out.references.len() < MAX_REFERENCES_PER_FILE {
+            if let Some(site) = rules::reference(self.lang, node, field, self.source) {
+                out.references.push((node.start_byte() + self.offset, site));
+            }
+        }
     }
 
     fn add_symbol(
@@ -501,6 +555,110 @@ pub fn outline(path: Option<String>, lang: Language, text: &str, analysis: Analy
     }
 }
 
+/// One definition of a file for symbol navigation: a flat [`Symbol`] with its parent's index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Definition {
+    /// What it is.
+    pub kind: SymbolKind,
+    /// Its own name.
+    pub name: String,
+    /// Its name qualified by its enclosing definitions.
+    pub qualified_name: String,
+    /// The declaration up to the body, whitespace collapsed.
+    pub signature: String,
+    /// The first line of its docstring or doc comment.
+    pub doc: Option<String>,
+    /// First line, 1-based, including doc comments, attributes and decorators.
+    pub start_line: usize,
+    /// Last line, 1-based, inclusive.
+    pub end_line: usize,
+    /// Index of the enclosing definition in this list.
+    pub parent: Option<usize>,
+}
+
+/// A name used in a file: called, passed on, read, named as a type or a base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Reference {
+    /// The name, e.g. `run`.
+    pub name: String,
+    /// Line, 1-based.
+    pub line: usize,
+    /// What the name is reached through (`self`, a module alias, `crate::a`; `?` for another
+    /// expression); null for a bare name.
+    pub qualifier: Option<String>,
+    /// The name is called here.
+    pub call: bool,
+}
+
+/// One import statement, at any depth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportSite {
+    /// The statement, whitespace collapsed.
+    pub text: String,
+    /// First line, 1-based.
+    pub line: usize,
+}
+
+/// What symbol navigation needs of one file: every definition, reference and import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FileSymbols {
+    /// Definitions in document order.
+    pub definitions: Vec<Definition>,
+    /// References in document order, each (name, line, qualifier, call) once, at most
+    /// `MAX_REFERENCES_PER_FILE`.
+    pub references: Vec<Reference>,
+    /// Import statements in document order, nested ones included.
+    pub imports: Vec<ImportSite>,
+}
+
+/// The symbols of `text` from an analysis made by [`analyze_symbols`].
+pub fn file_symbols(text: &str, analysis: &Analysis) -> FileSymbols {
+    let lines = LineIndex::new(text);
+    let definitions = analysis
+        .symbols
+        .iter()
+        .map(|s| Definition {
+            kind: s.kind,
+            name: s.name.clone(),
+            qualified_name: s.qualified_name.clone(),
+            signature: s.signature.clone(),
+            doc: s
+                .docstring
+                .as_deref()
+                .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+                .map(|l| truncate_chars(l, 200)),
+            start_line: lines.line_of(s.start_byte),
+            end_line: lines.last_line_of(s.start_byte, s.end_byte),
+            parent: s.parent,
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let references = analysis
+        .references
+        .iter()
+        .map(|(at, site)| Reference {
+            name: site.name.clone(),
+            line: lines.line_of(*at),
+            qualifier: site.qualifier.clone(),
+            call: site.call,
+        })
+        .filter(|r| seen.insert((r.line, r.name.clone(), r.qualifier.clone(), r.call)))
+        .collect();
+    let imports = analysis
+        .import_sites
+        .iter()
+        .map(|(at, text)| ImportSite {
+            text: text.clone(),
+            line: lines.line_of(*at),
+        })
+        .collect();
+    FileSymbols {
+        definitions,
+        references,
+        imports,
+    }
+}
+
 fn to_symbol(flat: &[FlatSymbol], index: usize, lines: &LineIndex) -> Symbol {
     // Depth is bounded by MAX_SYMBOL_DEPTH, so this recursion is bounded too.
     let s = &flat[index];
@@ -535,12 +693,92 @@ mod tests {
     use crate::chunk::chunk_text;
     use crate::limits::MAX_CALLS_PER_CHUNK;
 
+    fn refs(lang: Language, text: &str) -> Vec<(usize, String, Option<String>, bool)> {
+        let analysis = analyze_symbols(lang, text, "t", None).unwrap();
+        file_symbols(text, &analysis)
+            .references
+            .into_iter()
+            .map(|r| (r.line, r.name, r.qualifier, r.call))
+            .collect()
+    }
+
+    fn r(
+        line: usize,
+        name: &str,
+        qualifier: Option<&str>,
+        call: bool,
+    ) -> (usize, String, Option<String>, bool) {
+        (line, name.to_string(), qualifier.map(str::to_string), call)
+    }
+
+    #[test]
+    fn references_are_uses_not_bindings_with_their_qualifier_and_whether_called() {
+        let py = "import os.path as osp\n\ndef run(self, fn=cb, *rest):\n    x = helper(fn)\n    self.go(key=x)\n    osp.join(x)\n    register(cb)\n";
+        assert_eq!(
+            refs(Language::Python, py),
+            vec![
+                r(3, "cb", None, false),
+                r(4, "helper", None, true),
+                r(4, "fn", None, false),
+                r(5, "go", Some("self"), true),
+                r(5, "x", None, false),
+                r(6, "osp", None, false),
+                r(6, "join", Some("osp"), true),
+                r(6, "x", None, false),
+                r(7, "register", None, true),
+                r(7, "cb", None, false),
+            ]
+        );
+        let ts = "import { a as b } from './m';\nfunction f(p: T) { this.g(); b(p); [1].map(h); new ns.C(); }\n";
+        assert_eq!(
+            refs(Language::Typescript, ts),
+            vec![
+                r(2, "T", None, false),
+                r(2, "g", Some("this"), true),
+                r(2, "b", None, true),
+                r(2, "p", None, false),
+                r(2, "map", Some("?"), true),
+                r(2, "h", None, false),
+                r(2, "ns", None, false),
+                r(2, "C", Some("ns"), true),
+            ]
+        );
+        let rs =
+            "use crate::a::{b, c as d};\nfn f(v: u32) { d(v); b::h(); Self::new(); self.m(); }\n";
+        assert_eq!(
+            refs(Language::Rust, rs),
+            vec![
+                r(2, "d", None, true),
+                r(2, "v", None, false),
+                r(2, "b", None, false),
+                r(2, "h", Some("b"), true),
+                r(2, "new", Some("Self"), true),
+                r(2, "m", Some("self"), true),
+            ]
+        );
+        let analysis = analyze_symbols(Language::Rust, rs, "t", None).unwrap();
+        let symbols = file_symbols(rs, &analysis);
+        assert_eq!(symbols.imports[0].text, "use crate::a::{b, c as d};");
+        assert_eq!(symbols.definitions[0].qualified_name, "f");
+        // `analyze` alone collects none of this.
+        assert!(analyze(Language::Rust, rs, "t", None)
+            .unwrap()
+            .references
+            .is_empty());
+    }
+
+    #[test]
+    fn references_per_file_are_capped() {
+        let text = "x\n".repeat(MAX_REFERENCES_PER_FILE + 10);
+        assert_eq!(refs(Language::Python, &text).len(), MAX_REFERENCES_PER_FILE);
+    }
+
     #[test]
     fn a_parse_over_its_time_limit_is_abandoned_naming_it() {
         let text: String = (0..20_000)
             .map(|i| format!("def f{i}(x):\n    return x\n"))
             .collect();
-        let err = analyze_within(Language::Python, &text, "big.py", None, 0)
+        let err = analyze_within(Language::Python, &text, "big.py", None, 0, false)
             .unwrap_err()
             .to_string();
         assert!(

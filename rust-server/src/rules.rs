@@ -400,6 +400,185 @@ fn rightmost_identifier(mut node: Node<'_>, source: &[u8]) -> Option<String> {
     None
 }
 
+/// A name used somewhere other than where it is defined or bound: what `reference` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefSite {
+    /// The identifier, e.g. `run`.
+    pub name: String,
+    /// What it is reached through: `self`, a module alias, a path (`crate::a`), `?` for any
+    /// other expression; None for a bare name.
+    pub qualifier: Option<String>,
+    /// Whether the reference is the callee of a call.
+    pub call: bool,
+}
+
+fn is_identifier(kind: &str) -> bool {
+    matches!(
+        kind,
+        "identifier"
+            | "property_identifier"
+            | "shorthand_property_identifier"
+            | "field_identifier"
+            | "type_identifier"
+            | "constant"
+    )
+}
+
+/// Parents whose `name` (or `key`, `pattern`) child binds a name rather than using one.
+fn binds_name(kind: &str) -> bool {
+    matches!(
+        kind,
+        "keyword_argument"
+            | "default_parameter"
+            | "typed_default_parameter"
+            | "aliased_import"
+            | "variable_declarator"
+            | "field_declaration"
+            | "enum_variant"
+            | "const_item"
+            | "static_item"
+            | "type_item"
+            | "public_field_definition"
+            | "property_signature"
+            | "field_definition"
+            | "pair"
+            | "parameter"
+            | "required_parameter"
+            | "optional_parameter"
+            | "let_declaration"
+            | "shorthand_field_initializer"
+            | "field_initializer"
+            | "named_argument"
+            | "type_parameter"
+            | "lifetime"
+    )
+}
+
+/// Parents whose bare identifier children are parameters being declared.
+fn declares_parameters(kind: &str) -> bool {
+    matches!(
+        kind,
+        "parameters"
+            | "lambda_parameters"
+            | "typed_parameter"
+            | "formal_parameters"
+            | "closure_parameters"
+            | "list_splat_pattern"
+            | "dictionary_splat_pattern"
+            | "type_parameters"
+    )
+}
+
+/// The member-access node `node` is the member of (field `field` in it) and that access's
+/// receiver, per language: `a.b`, `a::b`, `a->b`.
+fn member_access<'t>(
+    lang: Language,
+    node: Node<'t>,
+    field: Option<&str>,
+) -> Option<(Node<'t>, Option<Node<'t>>)> {
+    let parent = node.parent()?;
+    let receiver = match (lang, parent.kind(), field?) {
+        (Language::Python, "attribute", "attribute") => parent.child_by_field_name("object"),
+        (_, "member_expression", "property") => parent.child_by_field_name("object"),
+        (Language::Rust, "field_expression", "field") => parent.child_by_field_name("value"),
+        (_, "field_expression", "field") => parent.child_by_field_name("argument"),
+        (_, "scoped_identifier" | "scoped_type_identifier", "name") => {
+            parent.child_by_field_name("path")
+        }
+        (_, "selector_expression", "field") => parent.child_by_field_name("operand"),
+        (_, "field_access", "field") | (_, "method_invocation", "name") => {
+            parent.child_by_field_name("object")
+        }
+        (_, "member_access_expression", "name") => parent.child_by_field_name("expression"),
+        (Language::Ruby, "call", "method") => parent.child_by_field_name("receiver"),
+        _ => return None,
+    };
+    Some((parent, receiver))
+}
+
+/// How a receiver reads as a qualifier: its text when it is a name or a path of names (`self`,
+/// `os.path`, `crate::a::b`), `?` for any other expression.
+fn qualifier_text(node: Node<'_>, source: &[u8]) -> String {
+    let text = node.utf8_text(source).unwrap_or_default();
+    let plain = !text.is_empty()
+        && text.len() <= 100
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ':' || c == '$');
+    if plain {
+        text.to_string()
+    } else {
+        "?".to_string()
+    }
+}
+
+/// If `node` uses a name (a call, a callback passed on, a default value, a base class, a type),
+/// that reference; None for a name being defined or bound (a definition's own name, a
+/// parameter, an assignment target, a keyword argument's name) and for `self`/`this`. `field`
+/// is `node`'s field name in its parent.
+pub fn reference(
+    lang: Language,
+    node: Node<'_>,
+    field: Option<&str>,
+    source: &[u8],
+) -> Option<RefSite> {
+    if matches!(lang, Language::Markdown | Language::Text) || !is_identifier(node.kind()) {
+        return None;
+    }
+    let parent = node.parent()?;
+    let pk = parent.kind();
+    match field {
+        Some("name") if definition_kind(lang, parent).is_some() || binds_name(pk) => return None,
+        Some("key" | "pattern" | "alias") if binds_name(pk) || pk == "aliased_import" => {
+            return None
+        }
+        Some("left")
+            if node.kind() == "identifier"
+                && matches!(
+                    pk,
+                    "assignment" | "for_statement" | "for_in_statement" | "assignment_expression"
+                ) =>
+        {
+            return None
+        }
+        None if declares_parameters(pk) => return None,
+        _ => {}
+    }
+    if pk == "variable_declarator" || pk == "decorated_definition" && field == Some("name") {
+        return None;
+    }
+    let name = node.utf8_text(source).ok()?;
+    if name.is_empty() || name.len() > 100 || matches!(name, "self" | "cls" | "this" | "Self") {
+        return None;
+    }
+    let (expr, qualifier) = match member_access(lang, node, field) {
+        Some((access, receiver)) => (
+            access,
+            Some(receiver.map_or_else(String::new, |r| qualifier_text(r, source))),
+        ),
+        None => (node, None),
+    };
+    let call = match (parent.kind(), field) {
+        ("method_invocation", Some("name")) => true,
+        ("call", Some("method")) if lang == Language::Ruby => true,
+        _ => expr.parent().is_some_and(|g| {
+            let callee = match g.kind() {
+                "call" | "call_expression" | "invocation_expression" => {
+                    g.child_by_field_name("function")
+                }
+                "new_expression" => g.child_by_field_name("constructor"),
+                _ => None,
+            };
+            callee.is_some_and(|c| c.id() == expr.id())
+        }),
+    };
+    Some(RefSite {
+        name: name.to_string(),
+        qualifier,
+        call,
+    })
+}
+
 /// Collapses runs of whitespace to one space and caps the length in characters.
 pub fn collapse_ws(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 4));

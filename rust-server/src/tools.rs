@@ -15,7 +15,7 @@ use crate::chunk::{chunk_text, Chunk};
 use crate::error::{Error, Result};
 use crate::language::Language;
 use crate::limits::*;
-use crate::outline::{analyze, outline, Outline};
+use crate::outline::{analyze, analyze_symbols, file_symbols, outline, FileSymbols, Outline};
 use crate::paths::{relative_string, Resolved, Roots};
 use crate::scan::{scan, PreviousEntry, ScanOptions, ScanResult};
 use crate::secrets;
@@ -69,6 +69,8 @@ pub struct ChunkArgs {
     pub max_chunk_chars: Option<usize>,
     /// Secrets in `content` become `[REDACTED:kind]` (default true).
     pub redact_secrets: Option<bool>,
+    /// Also return `files[].symbols`: definitions, references, imports (default false).
+    pub symbols: Option<bool>,
 }
 
 /// Per-file summary of a `chunk` call.
@@ -86,6 +88,9 @@ pub struct ChunkedFile {
     pub hash: String,
     /// Secrets redacted in this file's chunks.
     pub redactions: usize,
+    /// Definitions, references and imports, when `symbols` was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<FileSymbols>,
 }
 
 /// A file that could not be chunked; the other files of the call are unaffected.
@@ -238,6 +243,7 @@ pub fn run_chunk(
 ) -> Result<ChunkResult> {
     let max = check_chunk_args(args)?;
     let redact = args.redact_secrets.unwrap_or(true);
+    let symbols = args.symbols.unwrap_or(false);
     let base = resolve_base(roots, args.root.as_deref())?;
     let per_file: Vec<std::result::Result<(ChunkedFile, Vec<Chunk>), FileError>> = args
         .paths
@@ -249,8 +255,8 @@ pub fn run_chunk(
                     error: Error::Cancelled.to_string(),
                 });
             }
-            let result =
-                chunk_one(roots, base.as_ref(), path, max, redact, cancel).map_err(|e| FileError {
+            let result = chunk_one(roots, base.as_ref(), path, max, redact, symbols, cancel)
+                .map_err(|e| FileError {
                     path: path.clone(),
                     error: e.to_string(),
                 });
@@ -293,13 +299,18 @@ fn chunk_one(
     path: &str,
     max: usize,
     redact: bool,
+    symbols: bool,
     cancel: Option<&AtomicBool>,
 ) -> Result<(ChunkedFile, Vec<Chunk>)> {
     let file = resolve_file(roots, path, base)?;
     let rel = output_path(base, &file);
     let text = read_text(&file.absolute, &rel)?;
     let lang = Language::detect(&file.absolute);
-    let analysis = analyze(lang, &text, &rel, cancel)?;
+    let analysis = if symbols {
+        analyze_symbols(lang, &text, &rel, cancel)?
+    } else {
+        analyze(lang, &text, &rel, cancel)?
+    };
     let mut chunks = chunk_text(&rel, lang, &text, &analysis, max);
     let redactions = if redact {
         redact_chunks(&text, &mut chunks)
@@ -313,6 +324,7 @@ fn chunk_one(
         bytes: text.len(),
         hash: hash_hex(text.as_bytes()),
         redactions,
+        symbols: symbols.then(|| file_symbols(&text, &analysis)),
     };
     Ok((summary, chunks))
 }

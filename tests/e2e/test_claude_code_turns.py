@@ -43,6 +43,7 @@ from test_claude_code import scratch_env
 pytestmark = pytest.mark.timeout(180)
 
 SEARCH = "mcp__codeloci__code_search"
+SYMBOLS = "mcp__codeloci__symbol_find"
 PREFIX = "mcp__codeloci__"
 TOOL_SEARCH = "ToolSearch"
 #: name + description + input schema JSON of codeloci's tools as Claude Code sends them to the
@@ -125,8 +126,11 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-def search_until_found(query: str, expect: str) -> Script:
-    """The model of a turn that searches for ``query`` until an answer names ``expect``.
+def search_until_found(
+    query: str, expect: str, tool: str = SEARCH, extra: dict[str, Any] | None = None
+) -> Script:
+    """The model of a turn that searches for ``query`` until an answer names ``expect``
+    (with ``tool``, code_search by default, given ``extra`` arguments besides the query).
 
     codeloci may answer the first calls with an empty result and a note that its index is being
     built; the model then searches again after a pause, at most SEARCH_TRIES times. With code_search
@@ -135,12 +139,12 @@ def search_until_found(query: str, expect: str) -> Script:
     """
 
     def script(body: dict[str, Any]) -> list[Block]:
-        if SEARCH not in tool_names(body):
+        if tool not in tool_names(body):
             loaded = any(u.get("name") == TOOL_SEARCH for u in tool_uses(body))
             if TOOL_SEARCH in tool_names(body) and not loaded:
-                return [tool_use(TOOL_SEARCH, {"query": f"select:{SEARCH}", "max_results": 1})]
+                return [tool_use(TOOL_SEARCH, {"query": f"select:{tool}", "max_results": 1})]
             return [text("OK.")]
-        calls = [u for u in tool_uses(body) if u.get("name") == SEARCH]
+        calls = [u for u in tool_uses(body) if u.get("name") == tool]
         answers = {r.get("tool_use_id"): r["text"] for r in tool_results(body)}
         if calls:
             last = answers.get(calls[-1]["id"], "")
@@ -149,7 +153,7 @@ def search_until_found(query: str, expect: str) -> Script:
             if len(calls) >= SEARCH_TRIES:
                 return [text(f"Not found after {len(calls)} searches.")]
             time.sleep(SEARCH_PAUSE_S)
-        return [tool_use(SEARCH, {"query": query, "force": True})]
+        return [tool_use(tool, {"query": query, "force": True, **(extra or {})})]
 
     return script
 
@@ -163,6 +167,7 @@ def run_turn(
     prompt: str,
     *,
     tool_search: bool = False,
+    allowed: str = SEARCH,
 ) -> dict[str, Any]:
     """One ``claude -p`` turn against the fake; Claude Code's JSON result."""
     env = scratch_env(home)
@@ -183,7 +188,7 @@ def run_turn(
         str(mcp_config),
         "--strict-mcp-config",
         "--allowedTools",
-        SEARCH,
+        allowed,
     ]
     started = time.monotonic()
     proc = subprocess.run(
@@ -204,12 +209,12 @@ def run_turn(
     return result
 
 
-def search_answers(fake: FakeAnthropic) -> list[str]:
-    """The text of every code_search tool_result Claude Code sent back, in order."""
-    bodies = [b for b in fake.messages() if SEARCH in tool_names(b)]
-    assert bodies, "Claude Code never offered the model codeloci's code_search"
+def search_answers(fake: FakeAnthropic, tool: str = SEARCH) -> list[str]:
+    """The text of every ``tool`` (code_search) tool_result Claude Code sent back, in order."""
+    bodies = [b for b in fake.messages() if tool in tool_names(b)]
+    assert bodies, f"Claude Code never offered the model codeloci's {tool}"
     last = bodies[-1]  # the whole conversation so far
-    calls = {u["id"] for u in tool_uses(last) if u.get("name") == SEARCH}
+    calls = {u["id"] for u in tool_uses(last) if u.get("name") == tool}
     return [r["text"] for r in tool_results(last) if r.get("tool_use_id") in calls]
 
 
@@ -314,3 +319,36 @@ def test_default_tool_search_loads_code_search_then_finds_the_file(
     # The model reads codeloci's rendered text, not the structured JSON.
     assert "### shop/billing.py:" in answers[-1], answers[-1]
     assert not answers[-1].lstrip().startswith("{"), answers[-1]
+
+
+def test_symbol_find_gives_the_callers_of_a_function(
+    claude: str, home: Path, project: Path, mcp_config: Path
+) -> None:
+    """The model asks symbol_find for the callers of a function; the caller, in another file
+    and behind an import alias, comes back as ``path:line caller -> callee``."""
+    (project / "shop" / "checkout.py").write_text(
+        "from shop.billing import reconcile_ledger_quarterly as reconcile\n\n\n"
+        "def close_quarter(entries: list[float]) -> float:\n"
+        "    return reconcile(entries)\n"
+    )
+    expect = "shop/checkout.py:5 close_quarter -> reconcile_ledger_quarterly"
+    script = search_until_found(
+        "reconcile_ledger_quarterly", expect, tool=SYMBOLS, extra={"refs": "callers"}
+    )
+    with FakeAnthropic(script) as fake:
+        result = run_turn(
+            claude,
+            home,
+            project,
+            mcp_config,
+            fake,
+            "Who calls reconcile_ledger_quarterly?",
+            allowed=SYMBOLS,
+        )
+    answers = search_answers(fake, SYMBOLS)
+    assert answers, f"no symbol_find tool_result reached the model; result: {result}"
+    assert expect in answers[-1], (len(answers), answers[0], answers[-1])
+    # The definition itself heads the answer, as text the model reads.
+    assert "shop/billing.py:4-6 reconcile_ledger_quarterly (function)" in answers[-1]
+    assert not answers[-1].lstrip().startswith("{"), answers[-1]
+    assert result.get("result") == f"It is in {expect}.", result

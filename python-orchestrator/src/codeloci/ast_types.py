@@ -15,9 +15,13 @@ __all__ = [
     "Chunk",
     "ChunkResult",
     "ChunkedFile",
+    "Definition",
     "FileEntry",
     "FileError",
+    "FileSymbols",
+    "ImportSite",
     "Redaction",
+    "Reference",
     "ScanResult",
     "ScanStats",
     "Skipped",
@@ -87,7 +91,41 @@ class Chunk(TypedDict):
     redactions: list[Redaction]
 
 
-class ChunkedFile(TypedDict):
+class Definition(TypedDict):
+    kind: str
+    name: str
+    qualified_name: str
+    signature: str
+    doc: str | None
+    start_line: int
+    end_line: int
+    parent: int | None
+
+
+class Reference(TypedDict):
+    name: str
+    line: int
+    qualifier: str | None
+    call: bool
+
+
+class ImportSite(TypedDict):
+    text: str
+    line: int
+
+
+class FileSymbols(TypedDict):
+    definitions: list[Definition]
+    references: list[Reference]
+    imports: list[ImportSite]
+
+
+class _ChunkedFileSymbols(TypedDict, total=False):
+    #: Only when ``chunk`` was asked for ``symbols``.
+    symbols: FileSymbols
+
+
+class ChunkedFile(_ChunkedFileSymbols):
     path: str
     language: str
     chunks: int

@@ -36,6 +36,7 @@ from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
 from codeloci.gating import decide, register_gate_tools, skipped_find
+from codeloci.indexing.symbol_tools import register as register_symbol_tools
 from codeloci.indexing.tools import register as register_indexing_tools
 from codeloci.memory import MemoryRequestError
 from codeloci.models import (
@@ -200,6 +201,7 @@ REGISTRATIONS: list[Callable[[ToolRegistry], None]] = [
     register_memory_tools,
     register_gate_tools,
     register_indexing_tools,
+    register_symbol_tools,
 ]
 
 

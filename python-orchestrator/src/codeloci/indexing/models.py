@@ -75,8 +75,7 @@ class CodeSearchInput(GatedSearch):
     path_glob: Annotated[str, StringConstraints(min_length=1, max_length=MAX_GLOB_CHARS)] | None = (
         Field(
             default=None,
-            description="fnmatch glob on repository-relative paths ('*' crosses '/'), "
-            "e.g. 'src/*.rs'.",
+            description="Glob on repository paths ('*' crosses '/').",
         )
     )
     language: Language | None = None

@@ -53,6 +53,7 @@ from codeloci.indexing.points import (
     point_payload,
 )
 from codeloci.indexing.progress import IndexProgress, ProgressFn
+from codeloci.indexing.symbols import SymbolTable, symbols_path
 from codeloci.indexing.text import TEXT_VERSION, dense_text, sparse_document
 from codeloci.store import DENSE_VECTOR, Filter, HasId, Match, MemoryStore, PointIn, with_vector
 
@@ -183,11 +184,18 @@ class CodeIndex:
         self._run_lock = anyio.Lock()
         #: Chunk results held by the current or last run (see :class:`BatchGauge`).
         self.gauge = BatchGauge()
+        self._symbols: dict[str, SymbolTable] = {}
 
     # ------------------------------------------------------------------ helpers
 
     def manifest_paths(self, root: Path) -> ManifestPaths:
         return ManifestPaths.under(self.data_dir, project_id_for(root))
+
+    def symbol_table(self, project: str) -> SymbolTable:
+        """The project's symbol table, which every run keeps in step with the manifest."""
+        if project not in self._symbols:
+            self._symbols[project] = SymbolTable(symbols_path(self.data_dir, project))
+        return self._symbols[project]
 
     def rebuild_manifest_from_store(self, root: Path) -> Manifest:
         """A manifest describing exactly what the store holds for this project. Files whose
@@ -336,6 +344,8 @@ class CodeIndex:
         notify(state)
 
         new = Manifest(project=project, root=str(root), last_run=previous.last_run)
+        if not previous.files:
+            await anyio.to_thread.run_sync(self.symbol_table(project).clear)
         redo = set(added) | set(changed)
         for path, entry in entries.items():
             old = previous.files.get(path)
@@ -362,7 +372,9 @@ class CodeIndex:
                 for batch in _batches(work, entries):
                     start = time.monotonic()
                     try:
-                        result = await self.bridge.chunk({"paths": batch, "root": str(root)})
+                        result = await self.bridge.chunk(
+                            {"paths": batch, "root": str(root), "symbols": True}
+                        )
                     except ToolCallFailed as exc:
                         raise IndexingError(str(exc)) from None
                     _timed(report, "chunk", start)
@@ -389,6 +401,9 @@ class CodeIndex:
             start = time.monotonic()
             await anyio.to_thread.run_sync(self._delete_files, project, removed, report)
             _timed(report, "delete", start)
+        start = time.monotonic()
+        await self._symbols_in_step(root, new)
+        _timed(report, "symbols", start)
 
         start = time.monotonic()
         new.last_run = {
@@ -476,6 +491,9 @@ class CodeIndex:
         for i in range(0, len(points), 512):
             self.store.upsert(points[i : i + 512])
         _timed(report, "upsert", start)
+        start = time.monotonic()
+        self.symbol_table(project).update(result["files"])
+        _timed(report, "symbols", start)
         report.chunks_written += len(points)
         state.chunks += len(points)
 
@@ -502,7 +520,26 @@ class CodeIndex:
                     )
         _timed(report, "delete", start)
 
+    async def _symbols_in_step(self, root: Path, new: Manifest) -> None:
+        """The symbol table lists exactly the manifest's files: rows of files it no longer
+        lists go, files it lists with chunks but the table lacks (a new or rebuilt table) are
+        chunked again for their symbols alone."""
+        table = self.symbol_table(new.project)
+        await anyio.to_thread.run_sync(table.retain, list(new.files))
+        listed = [p for p, record in new.files.items() if record.chunks]
+        missing = await anyio.to_thread.run_sync(table.missing, listed)
+        for i in range(0, len(missing), CHUNK_BATCH):
+            batch = missing[i : i + CHUNK_BATCH]
+            try:
+                result = await self.bridge.chunk(
+                    {"paths": batch, "root": str(root), "symbols": True}
+                )
+            except ToolCallFailed as exc:
+                raise IndexingError(str(exc)) from None
+            await anyio.to_thread.run_sync(table.update, result["files"])
+
     def _delete_files(self, project: str, paths: list[str], report: IndexReport) -> None:
+        self.symbol_table(project).remove(paths)
         for i in range(0, len(paths), DELETE_BATCH):
             flt = file_filter(project, paths[i : i + DELETE_BATCH])
             report.chunks_deleted += self.store.count(flt)

@@ -12,11 +12,17 @@ Protocol (see bench/README.md, "The orchestrator groups"):
   and the same files chunked over MCP stdio by the orchestrator's bridge in the pipeline's own
   batches, results dropped (the transfer floor: what indexing would cost if writing were free).
 - rounds alternate ours and the anchors; ratios are per round.
+- before/after: with `CODELOCI_BENCH_BASELINE=SRC[:BINARY]` (an older checkout's
+  `python-orchestrator/src`, and optionally its codeloci-ast) each round also runs that code's
+  `codeloci index --no-embed` on the same repository (the same console script with `SRC` first on
+  `PYTHONPATH`; without `--no-service`, which older code lacks and where it indexed in-process
+  anyway), and the rows compare the two side by side.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -79,20 +85,35 @@ def _peak_rss_run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[
     return out, err, proc.returncode, wall, peak / 1024
 
 
-def _index(ctx: Context, repo: Path, data: Path) -> Run:
+@dataclass(frozen=True)
+class Baseline:
+    src: Path
+    binary: Path | None
+
+    @classmethod
+    def from_env(cls) -> Baseline | None:
+        spec = os.environ.get("CODELOCI_BENCH_BASELINE", "")
+        if not spec:
+            return None
+        src, _, binary = spec.partition(":")
+        return cls(Path(src), Path(binary) if binary else None)
+
+    def describe(self) -> str:
+        return f"`{self.src}`" + (f" with `{self.binary}`" if self.binary else "")
+
+
+def _index(ctx: Context, repo: Path, data: Path, baseline: Baseline | None = None) -> Run:
     if data.exists():
         shutil.rmtree(data)
-    cmd = [
-        product.codeloci_cmd(),
-        "index",
-        str(repo),
-        "--json",
-        "--no-embed",
-        "--no-service",
-        "--data-dir",
-        str(data),
-    ]
-    out, err, code, wall, peak = _peak_rss_run(cmd, product.env(ctx), 3600)
+    cmd = [product.codeloci_cmd(), "index", str(repo), "--json", "--no-embed", "--data-dir", str(data)]
+    env = product.env(ctx)
+    if baseline is None:
+        cmd.append("--no-service")
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline.src), env.get("PYTHONPATH", "")]))
+        if baseline.binary is not None:
+            env["CODELOCI_RUST_SERVER"] = str(baseline.binary)
+    out, err, code, wall, peak = _peak_rss_run(cmd, env, 3600)
     if code != 0:
         raise RuntimeError(f"codeloci index failed ({code}): {err[-2000:]}")
     return Run(json.loads(out), wall, peak)
@@ -140,7 +161,9 @@ def run(ctx: Context) -> GroupResult:
     b = product.binary(ctx)
     repo = product.crates_repo(ctx, "crates-1m")
     ctx.log(f"  {repo.files:,} files, {repo.lines:,} lines")
+    baseline = Baseline.from_env()
     runs: list[Run] = []
+    before: list[Run] = []
     rust: list[float] = []
     bridge: list[float] = []
     rust_chunks = 0
@@ -150,6 +173,10 @@ def run(ctx: Context) -> GroupResult:
         runs.append(_index(ctx, repo.path, data))
         files = _indexed_files(repo.path, data)
         shutil.rmtree(data, ignore_errors=True)
+        if baseline is not None:
+            ctx.log(f"  round {i + 1}/{s.rounds}: baseline codeloci index --no-embed ({baseline.src})")
+            before.append(_index(ctx, repo.path, data, baseline))
+            shutil.rmtree(data, ignore_errors=True)
         ctx.log(f"  round {i + 1}/{s.rounds}: codeloci-ast bench chunk, then chunk over MCP")
         seconds, rust_chunks = _rust_chunk(ctx, repo.path, files, ctx.workdir / "crates-1m.list")
         rust.append(seconds)
@@ -218,6 +245,27 @@ def run(ctx: Context) -> GroupResult:
             "embedded store's memory-mapped files count once touched)",
         )
     )
+    if before:
+        base = f"the baseline ({baseline.describe() if baseline else ''})"
+        b_searchable = [float(r.report["seconds"]["searchable"]) for r in before]
+        rows += [
+            Row(
+                f"before → after: cold index → lexical-searchable, {scale}",
+                Stat.of(searchable),
+                "s",
+                anchor=f"{base}: median {Stat.of(b_searchable).median:.1f} s",
+                ratio=Stat.of([b / a for b, a in zip(b_searchable, searchable, strict=True)]),
+                notes="speed-up = the baseline's `searchable` time ÷ ours, per round",
+            ),
+            Row(
+                "before → after: peak RSS of `codeloci index --no-embed`",
+                Stat.of([r.peak_mib for r in runs]),
+                "MiB",
+                anchor=f"{base}: median {Stat.of([r.peak_mib for r in before]).median:.0f} MiB",
+                ratio=Stat.of([b.peak_mib / a.peak_mib for b, a in zip(before, runs, strict=True)]),
+                notes="ratio = the baseline's peak ÷ ours (> 1: ours uses less)",
+            ),
+        ]
     details = [
         f"- **Input:** {repo.describe()}; the Rust anchor chunked {rust_chunks:,} chunks from the same files.",
         (

@@ -12,6 +12,13 @@ split definition merged into the definition they belong to): a place is relevant
 definition it reports holds that line.
 
 Prints a markdown table on stdout and writes ``--json``.
+
+``--until-hybrid`` measures instead how soon search by meaning pays off while embedding runs:
+the corpus is indexed lexically, then its chunks are embedded batch by batch as the background
+embedding does, in the product's order and in store order, and after every batch the
+natural-language queries are run through fused search. It reports, per order, the seconds
+from the start of the index run until their MRR@10 first reaches its fully embedded value
+(the evaluation's own time left out).
 """
 
 from __future__ import annotations
@@ -35,14 +42,15 @@ from codeloci.bridge import RustBridge
 from codeloci.config import find_rust_server
 from codeloci.embedder import Embedder, default_embedder
 from codeloci.indexing.models import CodeSearchInput, SearchMode
-from codeloci.indexing.pipeline import CodeIndex
+from codeloci.indexing.pipeline import EMBED_BATCH, CodeIndex
+from codeloci.indexing.progress import IndexProgress
 from codeloci.indexing.search import FETCH_FACTOR, RRF_K, CodeSearcher, Place, places
 from codeloci.indexing.text import DENSE_TEXT_STYLES
 from codeloci.memory import memory_collection_spec
 from codeloci.store import Fusion, Hit, MemoryStore, open_store
 from devtools.search.evalcorpus import Case, build_corpus
 
-__all__ = ["main", "run"]
+__all__ = ["main", "run", "until_hybrid"]
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +205,90 @@ async def run(styles: list[str], backend: Backend | None = None) -> dict[str, An
     return {"files": files, "cases": dict(counts), "results": results}
 
 
+def _nl_mrr(searcher: CodeSearcher, corpus: Path, cases: list[Case]) -> float:
+    """Fused MRR@10 of the natural-language cases (per chunk, as the main table's MRR@10)."""
+    ranks = [
+        _rank(searcher.raw(corpus, CodeSearchInput(query=c.query, k=TOP_K), TOP_K), c)
+        for c in cases
+        if c.category == "nl"
+    ]
+    return round(sum(1.0 / r for r in ranks if r is not None) / max(1, len(ranks)), 3)
+
+
+async def _curve(
+    corpus: Path, cases: list[Case], embedder: Embedder, backend: Backend, *, ordered: bool
+) -> dict[str, Any]:
+    """Index lexically, then embed batch by batch; NL fused MRR@10 after every batch."""
+    with tempfile.TemporaryDirectory(prefix="codeloci-eval-") as tmp:
+        store = backend.open(embedder, Path(tmp))
+        try:
+            async with RustBridge(find_rust_server(), [corpus]) as bridge:
+                index = CodeIndex(store, embedder, bridge, Path(tmp))
+                start = time.monotonic()
+                report = await index.index_repository(corpus, embed=False)
+                lexical_s = time.monotonic() - start
+            searcher = CodeSearcher(store, embedder)
+            curve = [(0, round(lexical_s, 2), _nl_mrr(searcher, corpus, cases))]
+            paused = 0.0  # seconds spent evaluating, left out of the clock
+
+            def checkpoint(state: IndexProgress) -> None:
+                nonlocal paused
+                at = time.monotonic()
+                mrr = _nl_mrr(searcher, corpus, cases)
+                curve.append((state.embedded, round(at - start - paused, 2), mrr))
+                paused += time.monotonic() - at
+
+            await anyio.to_thread.run_sync(
+                lambda: index.embed_pending(corpus, checkpoint, ordered=ordered)
+            )
+        finally:
+            backend.drop(store)
+            store.close()
+    final = curve[-1][2]
+    reached = next(point for point in curve if point[2] >= final)
+    return {
+        "order": "definitions first" if ordered else "store order",
+        "chunks": report.pending,
+        "batch": EMBED_BATCH,
+        "lexical_seconds": round(lexical_s, 2),
+        "embedded_seconds": curve[-1][1],
+        "final_nl_mrr@10": final,
+        "lexical_nl_mrr@10": curve[0][2],
+        "reached_after_chunks": reached[0],
+        "reached_seconds": reached[1],
+        "curve": curve,
+    }
+
+
+async def until_hybrid(backend: Backend | None = None) -> dict[str, Any]:
+    """The ``--until-hybrid`` measurement: the product's embedding order against store order,
+    on the same corpus, one after the other."""
+    embedder = default_embedder()
+    with tempfile.TemporaryDirectory(prefix="codeloci-eval-corpus-") as tmp:
+        corpus = Path(tmp).resolve() / "corpus"
+        cases, files = build_corpus(corpus)
+        runs = [
+            await _curve(corpus, cases, embedder, backend or Backend(), ordered=ordered)
+            for ordered in (True, False)
+        ]
+    return {"files": files, "nl_cases": sum(c.category == "nl" for c in cases), "runs": runs}
+
+
+def _until_table(data: dict[str, Any]) -> str:
+    out = [
+        "| order | chunks | lexical index s | NL fused MRR@10: lexical only → fully embedded "
+        "| reached after chunks | reached at s | fully embedded at s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in data["runs"]:
+        out.append(
+            f"| {r['order']} | {r['chunks']} | {r['lexical_seconds']} | "
+            f"{r['lexical_nl_mrr@10']:.3f} → {r['final_nl_mrr@10']:.3f} | "
+            f"{r['reached_after_chunks']} | {r['reached_seconds']} | {r['embedded_seconds']} |"
+        )
+    return "\n".join(out)
+
+
 def _table(data: dict[str, Any]) -> str:
     out = [
         "| dense text | channel | category | n | Recall@1 | Recall@10 | MRR@10 "
@@ -248,12 +340,24 @@ def main(argv: list[str] | None = None) -> int:
         "after) instead of the embedded store",
     )
     parser.add_argument("--qdrant-api-key", help="the server's API key, if it needs one")
+    parser.add_argument(
+        "--until-hybrid",
+        action="store_true",
+        help="measure the time until natural-language queries reach their fully embedded "
+        "quality while embedding runs, in the product's order and in store order",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     if find_rust_server() is None:
         print("codeloci-ast not found: build rust-server/ first", file=sys.stderr)
         return 2
     backend = Backend(args.qdrant_url, args.qdrant_api_key)
+    if args.until_hybrid:
+        until = anyio.run(until_hybrid, backend)
+        if args.json:
+            args.json.write_text(json.dumps(until, indent=2))
+        print(_until_table(until))
+        return 0
     data = anyio.run(run, [s for s in args.styles.split(",") if s], backend)
     if args.json:
         args.json.write_text(json.dumps(data, indent=2))

@@ -22,7 +22,7 @@ from typing import Any
 
 from codeloci.ast_types import Chunk
 from codeloci.models import MAX_SYMBOL_CHARS
-from codeloci.store import Cond, Filter, Match, MatchAny
+from codeloci.store import DENSE_VECTOR, Cond, Filter, Match, MatchAny, Range, with_vector
 
 __all__ = [
     "CODE_KIND",
@@ -30,6 +30,7 @@ __all__ = [
     "PAYLOAD_VERSION",
     "code_filter",
     "definitions",
+    "embed_order",
     "file_filter",
     "kind_tag",
     "language_tag",
@@ -68,6 +69,29 @@ def code_filter(project: str, *extra: Cond) -> Filter:
 
 def file_filter(project: str, paths: list[str]) -> Filter:
     return code_filter(project, MatchAny("path", tuple(paths)))
+
+
+#: The chunk kind of the code between definitions (imports, module-level statements).
+GAP_KIND = "code"
+
+
+def embed_order(project: str, since: float | None) -> list[Filter]:
+    """The project's chunks still waiting for a dense vector, in the order they are embedded
+    (each filter's chunks before the next one's; a later filter may repeat earlier chunks):
+    chunks written at ``since`` or later (the latest index run: what was just changed), then
+    the rest; within each, definitions before the code between them, since a question in
+    words asks for what a definition does."""
+    waiting = with_vector(code_filter(project), DENSE_VECTOR, False)
+
+    def narrowed(*must: Cond, gaps_too: bool) -> Filter:
+        gap = () if gaps_too else (Match("tags", kind_tag(GAP_KIND)),)
+        return Filter(must=(*waiting.must, *must), must_not=(*waiting.must_not, *gap))
+
+    tiers: list[Filter] = []
+    if since is not None:
+        recent = Range("updated_at_ts", gte=since)
+        tiers += [narrowed(recent, gaps_too=False), narrowed(recent, gaps_too=True)]
+    return [*tiers, narrowed(gaps_too=False), waiting]
 
 
 def _owner(chunk: Chunk) -> str | None:

@@ -118,6 +118,7 @@ class IndexingService:
         run = _Run()
         self._runs.setdefault(project, run)
         self._running[project] = self._running.get(project, 0) + 1
+        self.index.recent[project] = time.time()  # its chunks are embedded first
         try:
             report = await self.index.index_repository(
                 root, progress=progress, embed=wait_for_embedding, full=full

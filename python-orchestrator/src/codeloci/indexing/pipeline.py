@@ -48,6 +48,7 @@ from codeloci.indexing.points import (
     PAYLOAD_VERSION,
     code_filter,
     definitions,
+    embed_order,
     file_filter,
     point_id,
     point_payload,
@@ -182,6 +183,9 @@ class CodeIndex:
         self.data_dir = data_dir
         self.dense_style = dense_style
         self._run_lock = anyio.Lock()
+        #: project -> when its latest index run started: :meth:`embed_pending` embeds the
+        #: chunks written since then first (set by whoever starts the run).
+        self.recent: dict[str, float] = {}
         #: Chunk results held by the current or last run (see :class:`BatchGauge`).
         self.gauge = BatchGauge()
         self._symbols: dict[str, SymbolTable] = {}
@@ -553,9 +557,16 @@ class CodeIndex:
         progress: ProgressFn | None = None,
         *,
         stop: Any = None,
+        ordered: bool = True,
     ) -> int:
         """Embed this project's chunks that have no dense vector yet; returns how many.
-        ``stop`` (a ``threading.Event``) ends the loop between batches."""
+        ``stop`` (a ``threading.Event``) ends the loop between batches.
+
+        Batches follow :func:`~codeloci.indexing.points.embed_order`: the chunks the latest
+        index run wrote (:attr:`recent`) first, definitions before the code between them, so
+        search by meaning is useful long before the last chunk has its vector. A later index
+        run's chunks (an edit while a large backlog is embedded) go ahead of the backlog from
+        the next batch on. ``ordered=False`` takes the chunks in store order."""
         project = project_id_for(Path(root).resolve())
         flt = code_filter(project)
         state = IndexProgress(stage="embed")
@@ -563,9 +574,18 @@ class CodeIndex:
         state.to_embed = self.store.count(waiting)
         state.chunks = self.store.count(flt)
         done = 0
+        since: float | None = None
+        tiers = [waiting]
+        tier = 0
         while stop is None or not stop.is_set():
-            hits, _ = self.store.scroll(flt=waiting, limit=EMBED_BATCH)
+            if ordered and (tier == 0 or self.recent.get(project) != since):
+                since = self.recent.get(project)
+                tiers, tier = embed_order(project, since), 0
+            hits, _ = self.store.scroll(flt=tiers[tier], limit=EMBED_BATCH)
             if not hits:
+                if tier + 1 < len(tiers):
+                    tier += 1  # empty until a new run writes chunks (a new `since`)
+                    continue
                 break
             texts = [dense_text(h.payload, self.dense_style) for h in hits]
             vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)

@@ -240,6 +240,55 @@ fn portable(schema: &rmcp::model::JsonObject) -> rmcp::model::JsonObject {
     }
 }
 
+/// A successful result over [`MAX_TEXT_COPY_BYTES`](crate::limits::MAX_TEXT_COPY_BYTES) keeps
+/// its `structuredContent` and gets a one-line summary as its text block instead of a second
+/// copy of the JSON. The MCP spec asks for the copy with SHOULD, for clients that read only
+/// text; a `chunk` answer runs to megabytes, and repeating it doubled what every client had to
+/// transfer and parse, while the clients that matter read `structuredContent` (the
+/// orchestrator, the TS and Python SDKs, Claude Code).
+fn compact_text(mut response: CallToolResponse) -> CallToolResponse {
+    let CallToolResponse::Complete(result) = &mut response else {
+        return response;
+    };
+    let (Some(value), [copy]) = (&result.structured_content, result.content.as_slice()) else {
+        return response;
+    };
+    let large = copy
+        .as_text()
+        .is_some_and(|t| t.text.len() > crate::limits::MAX_TEXT_COPY_BYTES);
+    if result.is_error != Some(true) && large {
+        result.content = vec![rmcp::model::ContentBlock::text(summary(
+            value,
+            copy_len(copy),
+        ))];
+    }
+    response
+}
+
+fn copy_len(copy: &rmcp::model::ContentBlock) -> usize {
+    copy.as_text().map_or(0, |t| t.text.len())
+}
+
+/// `"14 files, 9217 chunks, 0 errors (…)"`: the length of every top-level array and the value
+/// of every top-level number, then where the whole result is.
+fn summary(value: &serde_json::Value, bytes: usize) -> String {
+    let mut parts = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (key, field) in map {
+            match field {
+                serde_json::Value::Array(items) => parts.push(format!("{} {key}", items.len())),
+                serde_json::Value::Number(n) => parts.push(format!("{key}: {n}")),
+                _ => {}
+            }
+        }
+    }
+    format!(
+        "{}; the full result ({bytes} bytes of JSON) is in structuredContent, not repeated here (over MAX_TEXT_COPY_BYTES, {} bytes)",
+        parts.join(", "),
+        crate::limits::MAX_TEXT_COPY_BYTES
+    )
+}
+
 #[tool_handler]
 impl ServerHandler for AstServer {
     async fn list_tools(
@@ -271,9 +320,11 @@ impl ServerHandler for AstServer {
                 None,
             ));
         }
-        self.tool_router
+        let response = self
+            .tool_router
             .call(ToolCallContext::new(self, request, context))
-            .await
+            .await?;
+        Ok(compact_text(response))
     }
 
     async fn on_custom_request(
@@ -320,4 +371,48 @@ pub fn shared_type_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("outline", schema::<Outline>()),
         ("chunk", schema::<Chunk>()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_TEXT_COPY_BYTES;
+    use rmcp::model::{CallToolResult, ContentBlock};
+
+    fn answer(text_len: usize, is_error: bool) -> CallToolResponse {
+        let value = serde_json::json!({"chunks": [1, 2, 3], "total": 7, "root": "x"});
+        let mut result = CallToolResult::structured(value);
+        result.content = vec![ContentBlock::text("x".repeat(text_len))];
+        result.is_error = Some(is_error);
+        result.into()
+    }
+
+    fn text(response: &CallToolResponse) -> &str {
+        match response {
+            CallToolResponse::Complete(r) => &r.content[0].as_text().unwrap().text,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_text_copy_is_kept_up_to_the_limit_and_summarised_above_it() {
+        let kept = compact_text(answer(MAX_TEXT_COPY_BYTES, false));
+        assert_eq!(text(&kept).len(), MAX_TEXT_COPY_BYTES);
+        let summarised = compact_text(answer(MAX_TEXT_COPY_BYTES + 1, false));
+        assert!(
+            text(&summarised).starts_with("3 chunks, total: 7; the full result (65537 bytes"),
+            "{}",
+            text(&summarised)
+        );
+        let CallToolResponse::Complete(r) = &summarised else {
+            unreachable!()
+        };
+        assert_eq!(
+            r.structured_content.as_ref().unwrap()["chunks"],
+            serde_json::json!([1, 2, 3])
+        );
+        // An error result is never shortened.
+        let error = compact_text(answer(MAX_TEXT_COPY_BYTES + 1, true));
+        assert_eq!(text(&error).len(), MAX_TEXT_COPY_BYTES + 1);
+    }
 }

@@ -591,6 +591,48 @@ fn minified_one_line_file_chunks_correctly() {
 }
 
 #[test]
+fn a_large_result_has_a_summary_as_its_text_and_a_small_one_its_json() {
+    let tree = Tree::new();
+    let root = tree.root();
+    let body: String = (0..2000)
+        .map(|i| format!("def function_{i}(x):\n    return x + {i}\n\n\n"))
+        .collect();
+    std::fs::write(root.join("many.py"), &body).unwrap();
+    let mut raw = Raw::spawn(&[&root]);
+
+    let small = raw.call(1, "chunk", json!({"paths": ["src/a.py"]}));
+    let text = small["result"]["content"][0]["text"].as_str().unwrap();
+    let copy: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        &copy,
+        structured(&small),
+        "a small result's text is its JSON"
+    );
+
+    let large = raw.call(2, "chunk", json!({"paths": ["many.py", "src/a.py"]}));
+    let out = structured(&large);
+    let chunks = out["chunks"].as_array().unwrap();
+    let tiled: String = chunks
+        .iter()
+        .filter(|c| c["path"] == "many.py")
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(tiled, body, "structuredContent holds every chunk");
+    let content = large["result"]["content"].as_array().unwrap();
+    assert_eq!(content.len(), 1);
+    let text = content[0]["text"].as_str().unwrap();
+    assert!(text.len() < 400, "{text}");
+    for part in [
+        format!("{} chunks", chunks.len()),
+        "0 errors".into(),
+        "2 files".into(),
+    ] {
+        assert!(text.contains(&part), "{part:?} in {text}");
+    }
+    assert!(text.contains("structuredContent") && text.contains("MAX_TEXT_COPY_BYTES"));
+}
+
+#[test]
 fn progress_is_reported_per_file_and_cancellation_keeps_the_server_alive() {
     let tree = Tree::new();
     let mut raw = Raw::spawn(&[&tree.root()]);

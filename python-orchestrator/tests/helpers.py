@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,16 +24,19 @@ SERVICE_ENV = {"CODELOCI_SERVICE_IDLE": os.environ.get("CODELOCI_SERVICE_IDLE", 
 
 
 class Served:
-    """A connected client plus the server's stderr, for assertions on what a user sees."""
+    """A connected client plus the server's log (the session's stderr and, when it runs
+    through the per-user service, the service's log), for assertions on what a user sees."""
 
-    def __init__(self, session: ClientSession, log: Any) -> None:
+    def __init__(self, session: ClientSession, log: Any, data_dir: Path | None = None) -> None:
         self.session = session
         self._log = log
+        self._data_dir = data_dir
 
     def stderr(self) -> str:
         self._log.flush()
         self._log.seek(0)
-        return str(self._log.read())
+        own = str(self._log.read())
+        return own + "".join(p.read_text() for p in service_logs(self._data_dir))
 
     async def call(self, name: str, args: dict[str, Any] | None = None) -> CallToolResult:
         return await self.session.call_tool(name, args or {})
@@ -70,11 +75,15 @@ async def serve(
     env: Mapping[str, str] | None = None,
     gate: bool = False,
     background: bool = False,
+    keep_service: bool = False,
 ) -> AsyncIterator[Served]:
     """``gate=False`` (the default) turns the retrieval gate off, so tests of memory semantics
     do not depend on which queries the gate would skip; the gate's own tests pass ``gate=True``.
     ``background=False`` (the default) serves with ``--no-index --no-watch``, so a test sees
-    only the index work it asks for; the start-up indexing tests pass ``background=True``."""
+    only the index work it asks for; the start-up indexing tests pass ``background=True``.
+    ``codeloci serve`` runs as a session of the per-user service (the default) unless ``extra``
+    has ``--no-service``; the service is stopped when the block ends unless ``keep_service``
+    (so a test may open the store itself afterwards)."""
     if not background:
         extra = ("--no-index", "--no-watch", *extra)
     gate_env = {} if gate else {"CODELOCI_GATE_ENABLED": "0"}
@@ -85,11 +94,42 @@ async def serve(
         env={"CODELOCI_LOG_LEVEL": "INFO", **SERVICE_ENV, **gate_env, **(env or {})},
         cwd=str(project),
     )
-    with tempfile.TemporaryFile("w+") as log:
-        async with stdio_client(params, errlog=log) as (read, write):
-            async with ClientSession(read, write, read_timeout_seconds=120) as session:
-                await session.initialize()
-                yield Served(session, log)
+    try:
+        with tempfile.TemporaryFile("w+") as log:
+            async with stdio_client(params, errlog=log) as (read, write):
+                async with ClientSession(read, write, read_timeout_seconds=120) as session:
+                    await session.initialize()
+                    yield Served(session, log, data_dir)
+    finally:
+        if not keep_service:
+            # the store is free again when the session ends, as it was in-process
+            stop_services(data_dir)
+
+
+def service_logs(data_dir: Path | None) -> list[Path]:
+    """The logs of the per-user services of ``data_dir`` (one per store)."""
+    if data_dir is None:
+        return []
+    return sorted(Path(data_dir).glob("service/*/service.log"))
+
+
+def stop_services(data_dir: Path, timeout: float = 30.0) -> None:
+    """Stop the services of ``data_dir`` (SIGTERM) and wait until they are gone."""
+    for pid_file in Path(data_dir).glob("service/*/service.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+            except (OSError, IndexError):
+                break
+            if state == "Z":
+                break
+            time.sleep(0.05)
 
 
 #: An MCP ``initialize`` request as a raw JSON-RPC message.

@@ -507,16 +507,19 @@ async def test_server_backend_end_to_end(project: Path, data: Path, rust_server:
 async def test_second_process_gets_lock_error_naming_holder(
     project: Path, data: Path, rust_server: list[str]
 ) -> None:
-    async with serve(data, project, rust_server) as first:
+    # In-process serving (--no-service): each process opens the store itself. (Through the
+    # per-user service, the default, sessions share it: tests/service.)
+    alone = "--no-service"
+    async with serve(data, project, rust_server, alone) as first:
         await first.ok("memory_store", {"content": "held", "level": "PROJECT_CONTEXT"})
         holder = int((data / "memory" / "codeloci.lock").read_text().split()[0])
-        async with serve(data, project, rust_server) as second:
+        async with serve(data, project, rust_server, alone) as second:
             message = await second.err("memory_find", {"query": "held"})
             assert f"in use by process {holder}" in message
             assert "codeloci" in message
             await second.ok("parse", {"content": "z = 3\n", "language": "python"})
     # Once the holder is gone, a new process opens it.
-    async with serve(data, project, rust_server) as third:
+    async with serve(data, project, rust_server, alone) as third:
         found = await third.ok("memory_find", {"query": "held"})
         assert found["results"][0]["content"] == "held"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ class Core:
         self._embedder = embedder
         self._store_opener = store_opener
         self._store: MemoryStore | None = None
-        self._bridges: dict[Path, RustBridge] = {}
+        self._bridges: dict[tuple[Path, tuple[str, ...], int], RustBridge] = {}
         self._indexing: dict[Path, IndexingService] = {}
         self._vocabularies: dict[str, SymbolVocabulary] = {}
         self._work: set[Path] = set()
@@ -119,19 +120,24 @@ class Core:
     def store_if_open(self) -> MemoryStore | None:
         return self._store
 
-    async def bridge(self, root: Path) -> RustBridge:
-        """The ``codeloci-ast`` child confined to ``root`` (started on first need; it restarts
-        itself when it dies)."""
-        root = Path(root).resolve()
+    async def bridge(self, settings: Settings) -> RustBridge:
+        """The ``codeloci-ast`` child confined to ``settings``' project root, started with its
+        command and call deadline (one child per distinct root, command and deadline; started
+        on first need, restarting itself when it dies)."""
+        root = Path(settings.project_root).resolve()
+        command = tuple(settings.rust_server or ())
+        timeout_ms = round(settings.call_timeout_seconds * 1000)
+        key = (root, command, timeout_ms)
         async with self._bridge_lock:
-            if root not in self._bridges:
-                self._bridges[root] = await self._tg.start(self._hold_bridge, root)
-            return self._bridges[root]
+            if key not in self._bridges:
+                self._bridges[key] = await self._tg.start(self._hold_bridge, key)
+            return self._bridges[key]
 
-    async def _hold_bridge(self, root: Path, *, task_status: TaskStatus[RustBridge]) -> None:
-        s = self.settings
-        timeout_ms = round(s.call_timeout_seconds * 1000)
-        async with RustBridge(s.rust_server, [root], call_timeout_ms=timeout_ms) as bridge:
+    async def _hold_bridge(
+        self, key: tuple[Path, tuple[str, ...], int], *, task_status: TaskStatus[RustBridge]
+    ) -> None:
+        root, command, timeout_ms = key
+        async with RustBridge(list(command) or None, [root], call_timeout_ms=timeout_ms) as bridge:
             task_status.started(bridge)
             await self._closing.wait()
 
@@ -143,15 +149,16 @@ class Core:
             self._vocabularies[project] = load_vocabulary(self.settings.data_dir, project)
         return self._vocabularies[project]
 
-    async def indexing(self, root: Path) -> IndexingService:
-        """The code-indexing service of ``root`` on the open store (one per root, shared by its
-        sessions' tools and its watcher); raises :class:`StoreError` like :meth:`store`."""
-        root = Path(root).resolve()
+    async def indexing(self, settings: Settings) -> IndexingService:
+        """The code-indexing service of ``settings``' project root on the open store (one per
+        root, shared by its sessions' tools and its watcher, using the ``codeloci-ast`` child
+        of the first session that asked); raises :class:`StoreError` like :meth:`store`."""
+        root = Path(settings.project_root).resolve()
         store = await self.store()
         async with self._indexing_lock:  # concurrent first calls must share one service
             service = self._indexing.get(root)
             if service is None or service.store is not store:
-                bridge = await self.bridge(root)
+                bridge = await self.bridge(settings)
                 embedder = await self.embedder()
                 service = IndexingService(store, embedder, bridge, self.settings.data_dir)
                 service.share(root, self.vocabulary(root))
@@ -181,7 +188,7 @@ class Core:
 
     async def _index_and_watch(self, settings: Settings, root: Path) -> None:
         try:
-            service = await self.indexing(root)
+            service = await self.indexing(replace(settings, project_root=root))
             log.info("%s %s", "watching" if settings.watch else "indexing", root)
             if settings.watch:
                 await watch_repository(service, root, initial=settings.index_on_start)
@@ -218,7 +225,7 @@ class AppContext:
 
     @classmethod
     async def create(cls, settings: Settings, core: Core) -> AppContext:
-        return cls(settings, core, await core.bridge(settings.project_root))
+        return cls(settings, core, await core.bridge(settings))
 
     async def embedder(self) -> Embedder:
         return await self.core.embedder()
@@ -240,7 +247,7 @@ class AppContext:
 
     async def indexing(self) -> IndexingService:
         """The code-indexing service of this session's project root."""
-        return await self.core.indexing(self.settings.project_root)
+        return await self.core.indexing(self.settings)
 
     async def background(self) -> None:
         """The start-up work: start the Rust child; as the settings ask, index the project root
@@ -293,4 +300,3 @@ async def app_context(
                 yield app
             finally:
                 tg.cancel_scope.cancel()
-

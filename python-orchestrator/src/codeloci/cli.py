@@ -146,13 +146,28 @@ def _serve_stdio(settings: Settings) -> int:
     read-only or with ``--no-service``, the whole server in this process."""
     import io
 
-    if settings.service and not settings.read_only:
+    if settings.service and _service_reachable(settings):
         from codeloci.service.proxy import SessionProxy
         from codeloci.stdio_limits import stdin_binary, stdout_binary
 
         reader = io.BufferedReader(cast(io.RawIOBase, stdin_binary()))
         return SessionProxy(settings, cast(BinaryIO, reader), stdout_binary()).run()
     return _serve_in_process(settings)
+
+
+def _service_reachable(settings: Settings) -> bool:
+    """Whether this user can use a service for these settings; a read-only session whose data
+    directory cannot hold one (a read-only mount) serves in-process instead."""
+    from codeloci.service.paths import ServicePaths, UnsafeServiceDir
+
+    try:
+        ServicePaths.for_settings(settings).prepare()
+    except (OSError, UnsafeServiceDir) as exc:
+        if not settings.read_only:
+            raise ValueError(f"cannot use the codeloci service: {exc}") from None
+        log.info("serving in-process (read-only; no service: %s)", exc)
+        return False
+    return True
 
 
 def _serve_in_process(settings: Settings) -> int:

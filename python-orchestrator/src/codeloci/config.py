@@ -82,6 +82,7 @@ __all__ = [
     "project_id_for",
     "resolve_log_level",
     "resolve_project_root",
+    "service_environment",
 ]
 
 RUST_BINARY_NAME = "codeloci-ast"
@@ -265,6 +266,9 @@ class Settings:
         for name, value in fields.items():
             if name not in SESSION_FIELDS:
                 raise ValueError(f"unknown session setting {name!r}")
+            if name == "rust_server" and value is not None:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError("session setting rust_server must be a list of strings")
             if name in ("project_root", "watch_root"):
                 if value is not None and not isinstance(value, str):
                     raise ValueError(f"session setting {name} must be a path")
@@ -383,6 +387,8 @@ class Settings:
 #: The settings that belong to a session rather than to the process serving it.
 SESSION_FIELDS = (
     "project_root",
+    "read_only",
+    "rust_server",
     "session_id",
     "session_ttl_seconds",
     "gate_threshold",
@@ -410,6 +416,14 @@ def _service_idle() -> float:
     if value <= 0:
         raise ValueError(f"CODELOCI_SERVICE_IDLE={value} must be a positive number of seconds")
     return float(value)
+
+
+def service_environment() -> dict[str, str]:
+    """The environment a started service gets: this one, so it sees the same store settings
+    (``QDRANT_URL``, threads, ...); read-only is a session's setting, never the service's."""
+    env = dict(os.environ)
+    env.pop("CODELOCI_READ_ONLY", None)
+    return env
 
 
 def _auth_token_file(explicit: str | Path | None) -> Path | None:

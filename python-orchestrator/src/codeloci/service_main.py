@@ -21,7 +21,7 @@ import signal
 import socket
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -121,6 +121,8 @@ def run_service(settings: Settings) -> int:
 
     from codeloci.server import build_server
 
+    # Writable whatever the starter was: read-only is each session's own setting.
+    settings = replace(settings, read_only=False)
     paths = ServicePaths.for_settings(settings)
     paths.prepare()
     lock = _take_lock(paths)

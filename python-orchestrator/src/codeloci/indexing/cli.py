@@ -4,7 +4,7 @@ Wiring (one line in ``codeloci.cli``): ``SUBCOMMANDS.update(indexing_cli.SUBCOMM
 handlers take the namespace built by ``codeloci.cli`` (its common options: ``--data-dir``,
 ``--project-root``, ``--rust-server``, ``--read-only``, ``--log-level`` ...). ``index`` and
 ``find`` run in the per-user service (:mod:`codeloci.service`, started when none runs), so they
-work while sessions are open; with ``--no-service`` or ``--read-only`` they open the store
+work while sessions are open; with ``--no-service`` they open the store
 themselves. Progress and logs go to stderr; ``find`` prints results on stdout.
 """
 
@@ -59,8 +59,8 @@ def _settings(args: argparse.Namespace, root: Path, **session: Any) -> Settings:
 
 def _service_client(settings: Settings) -> ServiceClient | None:
     """A session with the per-user service (started if needed), or None when this command
-    runs in-process (``--no-service``, ``--read-only``)."""
-    if not settings.service or settings.read_only:
+    runs in-process (``--no-service``)."""
+    if not settings.service:
         return None
     from codeloci.service.client import ServiceClient, ensure_service
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from codeloci.config import Settings
+from codeloci.config import Settings, service_environment
 from codeloci.handshake import cache_key
 from codeloci.service.paths import ServicePaths
 
@@ -356,9 +356,7 @@ def _spawn(paths: ServicePaths, settings: Settings) -> subprocess.Popen[bytes]:
     command += ["--data-dir", str(settings.data_dir)]
     if settings.rust_server:
         command += ["--rust-server", shlex.join(settings.rust_server)]
-    env = dict(os.environ)
-    # The service serves every session, writable; a read-only session never starts one.
-    env.pop("CODELOCI_READ_ONLY", None)
+    env = service_environment()
     with open(paths.log, "ab") as logfile:
         return subprocess.Popen(
             command,

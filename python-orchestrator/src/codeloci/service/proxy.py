@@ -70,7 +70,7 @@ class SessionProxy:
         self.cache = HandshakeCache(
             settings.data_dir / "handshake",
             cache_key(settings.read_only, settings.rust_server, settings.results),
-            writable=True,
+            writable=not settings.read_only,
         )
 
     # ------------------------------------------------------------------ output
@@ -165,6 +165,7 @@ class SessionProxy:
         cached = self.cache.get(self._slot("initialize", params))
         if cached is not None:
             self._write({"jsonrpc": "2.0", "id": message["id"], "result": cached})
+            log.info("answered initialize from the handshake cache while the service connects")
             self._spawn(None)  # open the real session behind the cached answer
             return
         try:
@@ -203,6 +204,7 @@ class SessionProxy:
         if cached is None or message.get("params"):
             return False
         self._write({"jsonrpc": "2.0", "id": message["id"], "result": cached})
+        log.info("answered tools/list from the handshake cache")
         # refresh the cache from the service's own answer, dropped
         self._spawn(dict(message, id="codeloci-tools-list"))
         return True

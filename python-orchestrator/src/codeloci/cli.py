@@ -156,17 +156,19 @@ def _serve_stdio(settings: Settings) -> int:
 
 
 def _service_reachable(settings: Settings) -> bool:
-    """Whether this user can use a service for these settings; a read-only session whose data
-    directory cannot hold one (a read-only mount) serves in-process instead."""
+    """Whether this session goes through the service. A read-only session does only when a
+    service already runs (it never starts one: alone it serves a private read-only copy of the
+    store in-process, and writes nothing, not even the service's files)."""
+    from codeloci.service.client import service_running
     from codeloci.service.paths import ServicePaths, UnsafeServiceDir
 
+    paths = ServicePaths.for_settings(settings)
+    if settings.read_only:
+        return service_running(paths)
     try:
-        ServicePaths.for_settings(settings).prepare()
+        paths.prepare()
     except (OSError, UnsafeServiceDir) as exc:
-        if not settings.read_only:
-            raise ValueError(f"cannot use the codeloci service: {exc}") from None
-        log.info("serving in-process (read-only; no service: %s)", exc)
-        return False
+        raise ValueError(f"cannot use the codeloci service: {exc}") from None
     return True
 
 

@@ -31,6 +31,7 @@ from codeloci.app import Core
 from codeloci.config import Settings
 from codeloci.service.client import CLIENT_PID_HEADER, code_key
 from codeloci.service.paths import ServicePaths
+from codeloci.stdio_limits import MAX_MESSAGE_BYTES
 
 __all__ = ["run_service"]
 
@@ -138,7 +139,9 @@ def run_service(settings: Settings) -> int:
     # Only this user can reach the socket (0600 in a 0700 directory), and no browser can
     # reach a unix socket: the DNS-rebinding checks for TCP do not apply.
     app = server.streamable_http_app(
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        # a session forwards what its stdin admits (MAX_MESSAGE_BYTES), the JSON-RPC line whole
+        max_request_body_size=MAX_MESSAGE_BYTES + 1,
     )
     sock = _bind(str(paths.socket))
     config = uvicorn.Config(

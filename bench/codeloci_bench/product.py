@@ -9,7 +9,8 @@
     binding crates (`windows*`, `web-sys`, `linux-raw-sys`) that are millions of lines.
   * `crates-100k`: the same crates in the same order until ~6.5k files, which chunk into about
     100k chunks (the size the search latency target names; quick: ~1k files).
-  * `crates-1m`: the same crates in the same order until ~1M lines (quick: ~250k lines).
+  * `crates-1m`: the same crates in the same order until ~1M lines (quick: ~250k lines),
+    leaving out any crate over 100k lines (generated code such as `aws-lc-sys`, 2M lines).
 - Fixtures: an indexed store per repository, built once per run with `codeloci index --no-embed`
   and shared by the groups (memoised on the run's work directory).
 - MCP: a thin timed client over the Python `mcp` SDK (`stdio_client` + `ClientSession`).
@@ -138,6 +139,8 @@ def stdlib_repo(ctx: Context) -> Repo:
 CRATES_100K_FILES = 6_500
 #: Lines of `crates-1m` (all files, counted as newlines).
 CRATES_1M_LINES = 1_000_000
+#: Largest crate `crates-1m` takes, in lines: one generated crate would be most of it.
+CRATES_1M_MAX_CRATE_LINES = 100_000
 
 
 def _lines(root: Path) -> int:
@@ -169,8 +172,14 @@ def crates_repo(ctx: Context, name: str = "crates") -> Repo:
             for crate in sorted(p for p in index.iterdir() if p.is_dir()):
                 if crate.name.startswith(GIANT_CRATES):
                     continue
+                if by_lines:
+                    lines = _lines(crate)
+                    if lines > CRATES_1M_MAX_CRATE_LINES:
+                        continue
+                    count += lines
+                else:
+                    count += sum(len(fs) for _, _, fs in os.walk(crate))
                 shutil.copytree(crate, dst / crate.name, symlinks=True)
-                count += _lines(crate) if by_lines else sum(len(fs) for _, _, fs in os.walk(crate))
                 if count >= target:
                     break
             if count >= target:
@@ -181,7 +190,8 @@ def crates_repo(ctx: Context, name: str = "crates") -> Repo:
         name,
         dst,
         f"crates from ~/.cargo/registry/src (all files; whole crates in name order until {target:,} "
-        f"{'lines' if by_lines else 'files'}, generated binding crates skipped)",
+        f"{'lines' if by_lines else 'files'}, generated binding crates skipped"
+        f"{f', and crates over {CRATES_1M_MAX_CRATE_LINES:,} lines' if by_lines else ''})",
         n,
         lines,
         size,

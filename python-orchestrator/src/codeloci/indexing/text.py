@@ -46,10 +46,12 @@ __all__ = [
 
 #: The version of the lexical and dense texts built here. Bump it whenever either changes: an
 #: index built with another version is rebuilt on its next run (its vectors would not match
-#: the queries' any more).
-TEXT_VERSION = 2
+#: the queries' any more). 3: dense vectors from the dynamically quantized model, at most 128
+#: word pieces (:mod:`codeloci.embedder`).
+TEXT_VERSION = 3
 
-#: Characters of dense text handed to the embedder (MiniLM reads at most 256 word pieces).
+#: Characters of dense text handed to the embedder (which reads at most
+#: :data:`codeloci.embedder.MAX_TOKENS` word pieces of it).
 DENSE_TEXT_CHARS = 1200
 #: The ``header`` style's cut: the name lines plus the start of the body. Shorter than
 #: DENSE_TEXT_CHARS because the body's tail diluted the name (evaluate: 500 chars gave dense

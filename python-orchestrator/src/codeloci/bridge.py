@@ -14,6 +14,7 @@ tools: a dead child only affects calls to its own tools.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -81,8 +82,24 @@ _EXIT_GRACE = 2.0
 
 
 def _parse_line(line: bytes) -> SessionMessage | Exception:
+    """One JSON-RPC message. A successful reply is built without validating its ``result``,
+    which stays a plain dict: the session checks it against the reply's type when the call
+    went through ``send_request``, and :meth:`RustBridge.scan`/``chunk`` read their own
+    (megabytes, whose shape the contract tests pin) as it came."""
     try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+        data = json.loads(line)
+        if (
+            isinstance(data, dict)
+            and data.keys() == {"jsonrpc", "id", "result"}
+            and data["jsonrpc"] == "2.0"
+            and isinstance(data["id"], int | str)
+            and isinstance(data["result"], dict)
+        ):
+            reply = types.JSONRPCResponse.model_construct(
+                jsonrpc="2.0", id=data["id"], result=data["result"]
+            )
+            return SessionMessage(reply)
+        return SessionMessage(types.jsonrpc_message_adapter.validate_python(data, by_name=False))
     except ValueError as exc:
         log.error("codeloci-ast wrote a line that is not a JSON-RPC message: %s", exc)
         return exc
@@ -420,13 +437,29 @@ class RustBridge:
                 progress_callback=progress_callback,
             )
         except MCPError as exc:
-            if exc.error.code == types.CONNECTION_CLOSED or conn.dead:
-                self._mark_dead(conn, f"exited during {name!r}")
-                raise RustServerDied(
-                    f"the Rust server (codeloci-ast) exited while running {name!r}; the call "
-                    "failed and the server will be restarted on the next call"
-                ) from exc
-            raise
+            raise self._failed(conn, name, exc) from exc
+
+    async def _call_raw(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """One call's result as the child sent it, for our own ``scan`` and ``chunk``: no
+        per-reply model validation (``send_request`` validates a result against the
+        negotiated protocol version, re-serialising all of it, which for a ``chunk`` reply of
+        megabytes cost more than the chunking). What is read from it is checked below."""
+        conn = await self.ensure_started()
+        try:
+            return await conn.session._dispatcher.send_raw_request(
+                "tools/call", {"name": name, "arguments": arguments}, {}
+            )
+        except MCPError as exc:
+            raise self._failed(conn, name, exc) from exc
+
+    def _failed(self, conn: _Connection, name: str, exc: MCPError) -> Exception:
+        if exc.error.code == types.CONNECTION_CLOSED or conn.dead:
+            self._mark_dead(conn, f"exited during {name!r}")
+            return RustServerDied(
+                f"the Rust server (codeloci-ast) exited while running {name!r}; the call "
+                "failed and the server will be restarted on the next call"
+            )
+        return exc
 
     async def scan(self, arguments: dict[str, Any]) -> ScanResult:
         """``scan``'s structured result; :class:`ToolCallFailed` when it answers an error."""
@@ -437,11 +470,13 @@ class RustBridge:
         return cast(ChunkResult, await self._structured("chunk", arguments))
 
     async def _structured(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        result = await self.call_tool(tool, arguments)
-        if result.is_error:
-            text = " ".join(getattr(c, "text", "") for c in result.content)
+        result = await self._call_raw(tool, arguments)
+        if result.get("isError") is True:
+            content = result.get("content")
+            blocks = content if isinstance(content, list) else []
+            text = " ".join(str(c.get("text", "")) for c in blocks if isinstance(c, dict))
             raise ToolCallFailed(f"codeloci-ast {tool} failed: {text}")
-        data = result.structured_content
+        data = result.get("structuredContent")
         if not isinstance(data, dict):
             raise ToolCallFailed(f"codeloci-ast {tool} returned no structured result")
         return data

@@ -132,3 +132,15 @@ def test_spinning_follows_the_core_count_unless_told(monkeypatch: pytest.MonkeyP
     # Either way the model loads and embeds the same vector.
     spinning, still = MiniLMEmbedder(spin=True, threads=2), MiniLMEmbedder(spin=False, threads=1)
     assert np.allclose(spinning.embed(["hello"]), still.embed(["hello"]))
+
+
+def test_a_text_embedded_recently_is_not_run_again() -> None:
+    embedder = MiniLMEmbedder()
+    first = embedder.embed(["parse the header line", "open a socket"])
+    again = embedder.embed(["open a socket", "close the socket"])
+    assert embedder.texts_embedded == 3
+    assert np.array_equal(again[0], first[1])
+    forgetful = MiniLMEmbedder(remember=0)
+    forgetful.embed(["open a socket"])
+    forgetful.embed(["open a socket"])
+    assert forgetful.texts_embedded == 2

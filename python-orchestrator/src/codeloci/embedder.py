@@ -28,6 +28,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -43,6 +44,7 @@ __all__ = [
     "MINILM_NAME",
     "MINILM_SHA256",
     "MODELS_DIR",
+    "REMEMBERED_TEXTS",
     "Embedder",
     "EmbedderError",
     "MiniLMEmbedder",
@@ -62,6 +64,9 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 MAX_TOKENS = 128
 #: Folder under the data directory that holds the derived (dynamically quantized) model.
 MODELS_DIR = "models"
+#: Vectors of the most recently embedded texts kept for reuse: re-indexing a changed file
+#: writes all its chunks again without vectors, and its unchanged ones get theirs from here.
+REMEMBERED_TEXTS = 4096
 
 
 class EmbedderError(RuntimeError):
@@ -176,6 +181,7 @@ class MiniLMEmbedder:
         quantize: bool = True,
         cache_dir: Path | None = None,
         max_tokens: int = MAX_TOKENS,
+        remember: int = REMEMBERED_TEXTS,
     ) -> None:
         """``threads``: onnxruntime's intra-op threads (default min(4, CPUs)); ``spin``:
         whether they busy-wait between ops (default: with more than 2 CPUs). The server and
@@ -185,7 +191,8 @@ class MiniLMEmbedder:
         ``<data dir>/models``; derived in a temporary folder when that cannot be written);
         ``False`` runs the shipped file as it is. ``batch_size``: texts per model call
         (sorted by length, padded to the longest); 1 keeps each text's vector independent of
-        the texts embedded with it, which activations quantized per call would not be."""
+        the texts embedded with it, which activations quantized per call would not be.
+        ``remember``: how many recent texts' vectors are kept for reuse (0: none)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -224,8 +231,10 @@ class MiniLMEmbedder:
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._batch_size = max(1, batch_size)
         self._lock = threading.Lock()  # tokenizers' encode_batch is not re-entrant-safe
-        #: Texts the model has run on; identical texts in one call count once.
+        #: Texts the model has run on (identical and remembered texts are not run again).
         self.texts_embedded = 0
+        self._remember = max(0, remember)
+        self._recent: OrderedDict[bytes, npt.NDArray[np.float32]] = OrderedDict()
 
     @staticmethod
     def _quantized(path: Path, sha: str, cache_dir: Path | None, scratch: Path) -> Path:
@@ -263,16 +272,41 @@ class MiniLMEmbedder:
         return MINILM_DIM
 
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        """Identical texts are embedded once (a vector is a function of its text)."""
+        """Identical texts are embedded once, and a text embedded recently is not embedded
+        again (a vector is a function of its text)."""
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
         slots: dict[str, int] = {}
         rows = [slots.setdefault(t, len(slots)) for t in texts]
-        distinct = list(slots)
-        out = np.zeros((len(distinct), MINILM_DIM), dtype=np.float32)
+        out = np.zeros((len(slots), MINILM_DIM), dtype=np.float32)
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in slots]
+        todo: list[tuple[int, str]] = []
         with self._lock:
-            encodings = self._tokenizer.encode_batch(distinct)
-        order = sorted(range(len(distinct)), key=lambda i: len(encodings[i].ids))
+            for i, (key, text) in enumerate(zip(keys, slots, strict=True)):
+                known = self._recent.get(key)
+                if known is None:
+                    todo.append((i, text))
+                else:
+                    out[i] = known
+                    self._recent.move_to_end(key)
+        if todo:
+            fresh = self._run([text for _, text in todo])
+            with self._lock:
+                self.texts_embedded += len(todo)
+                for (i, _), vector in zip(todo, fresh, strict=True):
+                    out[i] = vector
+                    if self._remember:
+                        self._recent[keys[i]] = vector.copy()
+                while len(self._recent) > self._remember:
+                    self._recent.popitem(last=False)
+        return out[rows]
+
+    def _run(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """The model on ``texts`` (distinct), each alone or in length-sorted batches."""
+        out = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
             width = max(len(encodings[i].ids) for i in batch)
@@ -290,9 +324,7 @@ class MiniLMEmbedder:
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[batch] = pooled / np.clip(norms, 1e-12, None)
-        with self._lock:
-            self.texts_embedded += len(distinct)
-        return out[rows]
+        return out
 
 
 _default: MiniLMEmbedder | None = None

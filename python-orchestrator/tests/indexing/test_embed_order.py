@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from codeloci.config import project_id_for
-from codeloci.embedder import Embedder
+from codeloci.embedder import Embedder, MiniLMEmbedder
 from codeloci.indexing import pipeline
 from codeloci.indexing.models import CodeSearchInput
 from codeloci.indexing.points import code_filter
@@ -117,3 +117,23 @@ async def test_store_order_embeds_the_same_chunks(
         chunks = service.status(repo).chunks
         assert service.index.embed_pending(repo, ordered=False) == chunks
         assert service.status(repo).pending == 0
+
+
+@pytest.mark.usefixtures("no_background_embedding")
+async def test_an_edit_reembeds_only_what_changed(
+    repo: Path, data_dir: Path, rust_server: list[str]
+) -> None:
+    embedder = MiniLMEmbedder()
+    async with open_service(data_dir, [repo], rust_server, embedder) as service:
+        await service.index_repository(repo)
+        before = embedder.texts_embedded
+        path = repo / "pkg/config.py"
+        path.write_text(path.read_text().replace('"~"', '"~/settings"'))
+        await service.index_repository(repo)  # every chunk of the file is written again
+        assert service.status(repo).pending == 0
+        # the file's chunks all have vectors again, but only the edited one ran the model
+        assert embedder.texts_embedded - before == 1
+        found = service.search(
+            repo, CodeSearchInput(query="read the settings file into a dict", mode="dense", k=3)
+        )
+        assert "parse_config" in [r.symbol for r in found.results]

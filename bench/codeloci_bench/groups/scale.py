@@ -12,8 +12,9 @@ Protocol (see bench/README.md, "The orchestrator groups"):
   and the same files chunked over MCP stdio by the orchestrator's bridge in the pipeline's own
   batches, results dropped (the transfer floor: what indexing would cost if writing were free).
 - rounds alternate ours and the anchors; ratios are per round.
-- before/after: with `CODELOCI_BENCH_BASELINE=SRC[:BINARY]` (an older checkout's
-  `python-orchestrator/src`, and optionally its codeloci-ast) each round also runs that code's
+- before/after: with `CODELOCI_BENCH_BASELINE=[LABEL=]SRC[:BINARY]` (an older checkout's
+  `python-orchestrator/src`, and optionally its codeloci-ast; LABEL names it in the table) each
+  round also runs that code's
   `codeloci index --no-embed` on the same repository (the same console script with `SRC` first on
   `PYTHONPATH`; without `--no-service`, which older code lacks and where it indexed in-process
   anyway), and the rows compare the two side by side.
@@ -89,16 +90,20 @@ def _peak_rss_run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[
 class Baseline:
     src: Path
     binary: Path | None
+    label: str
 
     @classmethod
     def from_env(cls) -> Baseline | None:
         spec = os.environ.get("CODELOCI_BENCH_BASELINE", "")
         if not spec:
             return None
-        src, _, binary = spec.partition(":")
-        return cls(Path(src), Path(binary) if binary else None)
+        label, _, rest = spec.rpartition("=")
+        src, _, binary = rest.partition(":")
+        return cls(Path(src), Path(binary) if binary else None, label)
 
     def describe(self) -> str:
+        if self.label:
+            return self.label
         return f"`{self.src}`" + (f" with `{self.binary}`" if self.binary else "")
 
 

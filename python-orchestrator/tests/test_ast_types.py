@@ -28,6 +28,7 @@ CASES = [
     ("chunk.output", "Definition", ast_types.Definition),
     ("chunk.output", "Reference", ast_types.Reference),
     ("chunk.output", "ImportSite", ast_types.ImportSite),
+    ("chunk.output", "Binding", ast_types.Binding),
 ]
 
 

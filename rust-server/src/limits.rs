@@ -45,6 +45,9 @@ pub const MAX_DOCSTRING_CHARS: usize = 2000;
 /// Most references (and, separately, import statements) kept per file when `chunk` is asked
 /// for `symbols`.
 pub const MAX_REFERENCES_PER_FILE: usize = 200_000;
+/// Longest import statement kept whole for symbol navigation, in characters (a longer one is
+/// cut, its last names lost).
+pub const MAX_IMPORT_CHARS: usize = 20_000;
 /// Most call names kept per chunk.
 pub const MAX_CALLS_PER_CHUNK: usize = 256;
 /// Largest JSON-RPC message (one line) the stdio transport reads (32 MiB).

@@ -13,8 +13,8 @@ use tree_sitter::{Node, Parser};
 use crate::error::{Error, Result};
 use crate::language::Language;
 use crate::limits::{
-    MAX_DOCSTRING_CHARS, MAX_ERROR_RANGES, MAX_REFERENCES_PER_FILE, MAX_SIGNATURE_CHARS,
-    MAX_SYMBOL_DEPTH, PARSE_TIMEOUT_MS,
+    MAX_DOCSTRING_CHARS, MAX_ERROR_RANGES, MAX_IMPORT_CHARS, MAX_REFERENCES_PER_FILE,
+    MAX_SIGNATURE_CHARS, MAX_SYMBOL_DEPTH, PARSE_TIMEOUT_MS,
 };
 use crate::rules;
 use crate::text::LineIndex;
@@ -186,6 +186,8 @@ pub struct Analysis {
     pub references: Vec<(usize, rules::RefSite)>,
     /// Import statements at any depth (only when asked for): (byte offset, text).
     pub import_sites: Vec<(usize, String)>,
+    /// Names bound locally (only when asked for): (byte offset, name).
+    pub bindings: Vec<(usize, String)>,
 }
 
 impl Analysis {
@@ -337,7 +339,7 @@ impl Extractor<'_> {
                 let text = node.utf8_text(self.source).unwrap_or_default();
                 out.import_sites.push((
                     node.start_byte() + self.offset,
-                    rules::collapse_ws(text, 500),
+                    rules::collapse_ws(text, MAX_IMPORT_CHARS),
                 ));
             }
             return;
@@ -345,6 +347,11 @@ impl Extractor<'_> {
         if out.references.len() < MAX_REFERENCES_PER_FILE {
             if let Some(site) = rules::reference(self.lang, node, field, self.source) {
                 out.references.push((node.start_byte() + self.offset, site));
+            }
+        }
+        if out.bindings.len() < MAX_REFERENCES_PER_FILE {
+            if let Some(name) = rules::binding(node, field, self.source) {
+                out.bindings.push((node.start_byte() + self.offset, name));
             }
         }
     }
@@ -590,6 +597,15 @@ pub struct Reference {
     pub call: bool,
 }
 
+/// A name bound locally: an assignment or loop target, a parameter, a `let`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Binding {
+    /// The name.
+    pub name: String,
+    /// Line, 1-based.
+    pub line: usize,
+}
+
 /// One import statement, at any depth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImportSite {
@@ -609,6 +625,8 @@ pub struct FileSymbols {
     pub references: Vec<Reference>,
     /// Import statements in document order, nested ones included.
     pub imports: Vec<ImportSite>,
+    /// Names bound locally, each (name, line) once, at most `MAX_REFERENCES_PER_FILE`.
+    pub bindings: Vec<Binding>,
 }
 
 /// The symbols of `text` from an analysis made by [`analyze_symbols`].
@@ -652,10 +670,21 @@ pub fn file_symbols(text: &str, analysis: &Analysis) -> FileSymbols {
             line: lines.line_of(*at),
         })
         .collect();
+    let mut bound = std::collections::HashSet::new();
+    let bindings = analysis
+        .bindings
+        .iter()
+        .map(|(at, name)| Binding {
+            name: name.clone(),
+            line: lines.line_of(*at),
+        })
+        .filter(|b| bound.insert((b.line, b.name.clone())))
+        .collect();
     FileSymbols {
         definitions,
         references,
         imports,
+        bindings,
     }
 }
 
@@ -713,7 +742,7 @@ mod tests {
 
     #[test]
     fn references_are_uses_not_bindings_with_their_qualifier_and_whether_called() {
-        let py = "import os.path as osp\n\ndef run(self, fn=cb, *rest):\n    x = helper(fn)\n    self.go(key=x)\n    osp.join(x)\n    register(cb)\n";
+        let py = "import os.path as osp\n\ndef run(self, fn=cb, *rest):\n    x = helper(fn)\n    self.go(key=x)\n    osp.join(x)\n    register(cb)\n    super().run()\n";
         assert_eq!(
             refs(Language::Python, py),
             vec![
@@ -727,6 +756,8 @@ mod tests {
                 r(6, "x", None, false),
                 r(7, "register", None, true),
                 r(7, "cb", None, false),
+                r(8, "super", None, true),
+                r(8, "run", Some("super()"), true),
             ]
         );
         let ts = "import { a as b } from './m';\nfunction f(p: T) { this.g(); b(p); [1].map(h); new ns.C(); }\n";
@@ -760,6 +791,19 @@ mod tests {
         let symbols = file_symbols(rs, &analysis);
         assert_eq!(symbols.imports[0].text, "use crate::a::{b, c as d};");
         assert_eq!(symbols.definitions[0].qualified_name, "f");
+        let names = |s: &FileSymbols| {
+            s.bindings
+                .iter()
+                .map(|b| b.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&symbols), vec!["v"]);
+        let py = "def f(a, b=1, *c):\n    x = 1\n    y, z = g()\n    for i in a:\n        pass\n    with o as w:\n        pass\n";
+        let analysis = analyze_symbols(Language::Python, py, "t", None).unwrap();
+        assert_eq!(
+            names(&file_symbols(py, &analysis)),
+            vec!["a", "b", "c", "x", "y", "z", "i", "w"]
+        );
         // `analyze` alone collects none of this.
         assert!(analyze(Language::Rust, rs, "t", None)
             .unwrap()

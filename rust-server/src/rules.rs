@@ -454,7 +454,8 @@ fn binds_name(kind: &str) -> bool {
     )
 }
 
-/// Parents whose bare identifier children are parameters being declared.
+/// Parents whose bare identifier children are being bound: parameters, the targets of a tuple
+/// assignment or a `for`, `with … as x`.
 fn declares_parameters(kind: &str) -> bool {
     matches!(
         kind,
@@ -466,6 +467,10 @@ fn declares_parameters(kind: &str) -> bool {
             | "list_splat_pattern"
             | "dictionary_splat_pattern"
             | "type_parameters"
+            | "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "as_pattern_target"
     )
 }
 
@@ -497,9 +502,12 @@ fn member_access<'t>(
 }
 
 /// How a receiver reads as a qualifier: its text when it is a name or a path of names (`self`,
-/// `os.path`, `crate::a::b`), `?` for any other expression.
+/// `os.path`, `crate::a::b`) or `super()`, `?` for any other expression.
 fn qualifier_text(node: Node<'_>, source: &[u8]) -> String {
     let text = node.utf8_text(source).unwrap_or_default();
+    if text == "super()" {
+        return text.to_string(); // Python's zero-argument super: the bases of the class
+    }
     let plain = !text.is_empty()
         && text.len() <= 100
         && text
@@ -510,6 +518,40 @@ fn qualifier_text(node: Node<'_>, source: &[u8]) -> String {
     } else {
         "?".to_string()
     }
+}
+
+/// If `node` binds a name locally (an assignment or loop target, a parameter, a `let`, a `with
+/// … as`), that name: what makes a later use of it inside the same function a local, not the
+/// module-level definition of that name. `field` is `node`'s field name in its parent.
+pub fn binding(node: Node<'_>, field: Option<&str>, source: &[u8]) -> Option<String> {
+    if node.kind() != "identifier" {
+        return None;
+    }
+    let parent = node.parent()?;
+    let pk = parent.kind();
+    let bound = match field {
+        Some("left") => matches!(
+            pk,
+            "assignment"
+                | "augmented_assignment"
+                | "for_statement"
+                | "for_in_statement"
+                | "for_in_clause"
+                | "assignment_expression"
+        ),
+        Some("name") => matches!(
+            pk,
+            "default_parameter" | "typed_default_parameter" | "variable_declarator"
+        ),
+        Some("pattern") => matches!(
+            pk,
+            "let_declaration" | "parameter" | "required_parameter" | "optional_parameter"
+        ),
+        None => declares_parameters(pk),
+        _ => false,
+    };
+    let name = node.utf8_text(source).ok()?;
+    (bound && !name.is_empty() && name.len() <= 100).then(|| name.to_string())
 }
 
 /// If `node` uses a name (a call, a callback passed on, a default value, a base class, a type),

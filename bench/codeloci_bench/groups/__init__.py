@@ -20,6 +20,7 @@ GROUPS: dict[str, str] = {
     "memory": "codeloci_bench.groups.memory",
     "gate": "codeloci_bench.groups.gate",
     "quality": "codeloci_bench.groups.quality",
+    "symbols": "codeloci_bench.groups.symbols",
 }
 
 # name -> (title, [(work, anchor, target)]) for groups that do not exist yet.
@@ -29,7 +30,9 @@ PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
 # ("orchestrator" was the placeholder for what index/search/embed/memory now measure).
 RETIRED: tuple[str, ...] = ("orchestrator",)
 
-ORDER: list[str] = ["rust", "handshake", "service", "index", "scale", "search", "embed", "memory", "gate", "quality"]
+ORDER: list[str] = [
+    "rust", "handshake", "service", "index", "scale", "search", "embed", "memory", "gate", "quality", "symbols",
+]  # fmt: skip
 
 
 def load(name: str) -> ModuleType:

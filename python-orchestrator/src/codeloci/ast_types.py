@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 __all__ = [
+    "Binding",
     "Chunk",
     "ChunkResult",
     "ChunkedFile",
@@ -114,10 +115,16 @@ class ImportSite(TypedDict):
     line: int
 
 
+class Binding(TypedDict):
+    name: str
+    line: int
+
+
 class FileSymbols(TypedDict):
     definitions: list[Definition]
     references: list[Reference]
     imports: list[ImportSite]
+    bindings: list[Binding]
 
 
 class _ChunkedFileSymbols(TypedDict, total=False):

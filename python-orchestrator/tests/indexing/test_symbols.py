@@ -81,6 +81,33 @@ PY_FILES = {
         """,
 }
 
+TYPED_PY = {
+    "pkg/typed.py": """
+        from typing import overload
+        from pkg.core import Model
+
+
+        class Store:
+            def update(self, other):
+                return other
+
+
+        @overload
+        def parse(x: int) -> int: ...
+        @overload
+        def parse(x: str) -> str: ...
+        def parse(x):
+            return x
+
+
+        def handle(model: Model, items, json=None):
+            model.save()
+            items.update({})
+            parse(json)
+            return parse(1)
+        """,
+}
+
 TS_FILES = {
     "web/util.ts": """
         export function fmt(x: number): number {
@@ -171,7 +198,7 @@ def _refs(nav: Navigator, query: str, refs: str = "callers", **kw: object) -> Sy
 def code(tmp_path: Path) -> Path:
     root = (tmp_path / "proj").resolve()
     root.mkdir()
-    write_files(root, {**PY_FILES, **TS_FILES, **RS_FILES})
+    write_files(root, {**PY_FILES, **TYPED_PY, **TS_FILES, **RS_FILES})
     return root
 
 
@@ -226,13 +253,32 @@ async def test_python_callers_through_imports_aliases_reexports_and_classes(
             ("app.py", 6, "main"),
             ("pkg/core.py", 29, "Model.run.inner"),
         }
-        # self.save() in Model reaches Base.save through the base class
-        assert _callers(_refs(nav, "Base.save")) == {("pkg/core.py", 31, "Model.run")}
-        assert _callers(_refs(nav, "Base.validate")) == {("pkg/core.py", 17, "Base.save")}
+        # self.save() in Model reaches Base.save through the base class; model.save() through
+        # the parameter's annotation
+        base_save = _refs(nav, "Base.save")
+        assert _callers(base_save) == {
+            ("pkg/core.py", 31, "Model.run"),
+            ("pkg/typed.py", 19, "handle"),
+        }
+        assert {(e.line, e.via) for e in base_save.edges} == {(31, "class"), (19, "type")}
+        # super().validate() in Model reaches the base's
+        assert _callers(_refs(nav, "Base.validate")) == {
+            ("pkg/core.py", 17, "Base.save"),
+            ("pkg/core.py", 25, "Model.validate"),
+        }
         # a receiver of unknown type: reported as ambiguous with the candidates, not counted
         ambiguous = {(a.path, a.line): a.candidates for a in _refs(nav, "Base.validate").ambiguous}
         assert ("app.py", 8) in ambiguous
         assert len(ambiguous[("app.py", 8)]) == 2
+        # the project's one `update`, on a receiver of unknown type: a dict has one too
+        update = _refs(nav, "Store.update")
+        assert _callers(update) == set()
+        assert [(a.path, a.line) for a in update.ambiguous] == [("pkg/typed.py", 20)]
+        # @overload declarations and their implementation are one definition; a parameter
+        # named like a function of the module shadows it
+        parse = _refs(nav, "pkg.typed.parse")
+        assert _callers(parse) == {("pkg/typed.py", 21, "handle"), ("pkg/typed.py", 22, "handle")}
+        assert parse.ambiguous == []
 
 
 async def test_recursion_is_cut_and_depth_follows_callers_of_callers(

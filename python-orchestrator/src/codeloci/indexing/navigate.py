@@ -29,6 +29,7 @@ expanded again, so recursion and mutual recursion end.
 from __future__ import annotations
 
 import fnmatch
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ __all__ = [
 CLASS_KINDS = frozenset({"class", "struct", "impl", "trait", "interface", "enum"})
 #: Kinds whose nested definitions are private to them (scopes a bare name is looked up in).
 FUNCTION_KINDS = frozenset({"function", "method", "macro"})
-SELF_NAMES = frozenset({"self", "cls", "this", "Self", "self.__class__", "super()"})
+SELF_NAMES = frozenset({"self", "cls", "this", "Self", "self.__class__"})
 #: How often an import chain is followed (re-exports of re-exports).
 MAX_CHASE = 6
 MAX_DEPTH = 3
@@ -162,6 +163,12 @@ def _distinct(defs: Iterable[DefRow]) -> list[DefRow]:
     return [d for d in out if d.kind != "impl" or (d.path, d.qname) not in types]
 
 
+def _key(d: DefRow) -> tuple[str, str]:
+    """What tells definitions apart: the overloads of a function (``@overload``) and the
+    function they declare are one definition."""
+    return (d.path, d.qname)
+
+
 @dataclass
 class _Resolved:
     defs: list[DefRow] = field(default_factory=list)
@@ -171,12 +178,85 @@ class _Resolved:
 
     def __post_init__(self) -> None:
         self.defs = _distinct(self.defs)
-        self.ambiguous = self.ambiguous and len(self.defs) > 1
+
+
+def _many(defs: Iterable[DefRow]) -> bool:
+    """More than one definition (overloads of one count once)."""
+    return len({_key(d) for d in defs}) > 1
 
 
 def _strip_generics(name: str) -> str:
     name = re.sub(r"<.*>", "", name).strip().lstrip("&*")
     return name.split("::")[-1].split(".")[-1].strip()
+
+
+#: Methods of Python's built-in types: ``x.update()`` on a receiver of unknown type is as
+#: likely a dict's as the project's one ``update``, so such a name is never resolved by
+#: name alone.
+_BUILTIN_METHODS = frozenset(
+    name
+    for kind in (dict, list, str, set, bytes, tuple, int, io.BufferedReader, io.TextIOWrapper)
+    for name in dir(kind)
+)
+_PARAM_SKIP = frozenset({"self", "cls", "this", "&self", "&mut self", "mut self", "/", "*"})
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{<":
+            depth += 1
+        elif ch in ")]}>" and depth:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _type_name(annotation: str) -> str | None:
+    """The class an annotation names, as a (dotted) name: ``Optional[Context]``,
+    ``Context | None``, ``"Context"``, ``&mut Shape``, ``Box<dyn Shape>`` → ``Context`` /
+    ``Shape``; None when it names none."""
+    text = annotation.strip().strip("'\"")
+    m = re.fullmatch(r"(?:typing\.)?Optional\[(.*)\]", text)
+    if m:
+        text = m.group(1)
+    text = next((t.strip() for t in text.split("|") if t.strip() not in ("None", "null")), "")
+    text = re.sub(r"^(?:&\s*(?:'\w+\s+)?(?:mut\s+)?|dyn\s+|impl\s+|mut\s+)+", "", text)
+    text = re.split(r"[\[<(]", text, maxsplit=1)[0].strip().strip("'\"")
+    return text if re.fullmatch(r"[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*", text) else None
+
+
+def _params(signature: str) -> dict[str, str | None]:
+    """Parameter names of a function's signature and the class each is annotated with."""
+    start = signature.find("(")
+    if start < 0:
+        return {}
+    depth = 0
+    end = len(signature)
+    for i in range(start, len(signature)):
+        if signature[i] in "([{":
+            depth += 1
+        elif signature[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                end = i
+                break
+    out: dict[str, str | None] = {}
+    for part in _split_top(signature[start + 1 : end]):
+        part = part.strip()
+        if not part or part in _PARAM_SKIP:
+            continue
+        head = part.partition("=")[0]
+        name, _, annotation = head.partition(":")
+        name = re.sub(r"^(?:\*\*|\*|\.\.\.|mut\s+|readonly\s+|public\s+|private\s+)", "", name)
+        name = name.strip().rstrip("?")
+        if re.fullmatch(r"[A-Za-z_$][\w$]*", name):
+            out[name] = _type_name(annotation) if annotation else None
+    return out
 
 
 _BASES = re.compile(r"^\s*class\s+[\w$]+\s*(?:\[[^\]]*\])?\s*\((.*)\)\s*$", re.S)
@@ -207,6 +287,7 @@ class _Resolver:
         self._imports: dict[str, list[ImportRow]] = {}
         self._language: dict[str, str] = {}
         self._members: dict[tuple[int, str], list[DefRow]] = {}
+        self._bound: dict[int, frozenset[str]] = {}
 
     # -------------------------------------------------------------- rows
 
@@ -250,6 +331,13 @@ class _Resolver:
             ).fetchall()
             self._imports[path] = [ImportRow(*r) for r in rows]
         return self._imports[path]
+
+    def bound(self, scope: int) -> frozenset[str]:
+        """Names definition ``scope`` binds locally (assigns, loops over, takes as parameter)."""
+        if scope not in self._bound:
+            rows = self.con.execute("SELECT name FROM binds WHERE scope = ?", (scope,))
+            self._bound[scope] = frozenset(str(r[0]) for r in rows)
+        return self._bound[scope]
 
     def language(self, path: str) -> str:
         if path not in self._language:
@@ -335,9 +423,19 @@ class _Resolver:
                 if imp.scope == d.id and imp.local == name:
                     got = self.follow(imp)
                     return got, "import"
-        top = [d for d in self.top(path).get(name, []) if d.parent is None]
+            if name in _params(d.signature) or name in self.bound(d.id):
+                return [], "local"  # a parameter or a local: what it holds is not known here
+        top: list[Target] = [d for d in self.top(path).get(name, []) if d.parent is None]
+        imported = [
+            t
+            for imp in self.imports(path)
+            if imp.scope is None and imp.local == name
+            for t in self.follow(imp)
+        ]
+        if top and imported:
+            return top + imported, "either"  # defined or imported as a condition decides
         if top:
-            return list(top), "scope"
+            return top, "scope"
         for imp in self.imports(path):
             if imp.scope is None and imp.local == name:
                 return self.follow(imp), "import"
@@ -372,15 +470,23 @@ class _Resolver:
                     if _strip_generics(owner.name) == ty:
                         found.append(d)
         if not found and depth < MAX_CHASE:
-            for base in _bases(cls.signature):
-                parts = base.split(".")
-                got, _ = self.name(cls.path, cls.parent, parts[0])
-                got = self.walk(got, parts[1:])
-                for t in got:
-                    if isinstance(t, DefRow) and t.kind in CLASS_KINDS:
-                        found.extend(self.members(t, name, depth + 1))
+            for base in self.bases(cls):
+                found.extend(self.members(base, name, depth + 1))
         self._members[key] = found
         return found
+
+    def bases(self, cls: DefRow) -> list[DefRow]:
+        """The project's classes ``cls`` names as its bases."""
+        out: list[DefRow] = []
+        for base in _bases(cls.signature):
+            parts = base.split(".")
+            got, _ = self.name(cls.path, cls.parent, parts[0])
+            out += [
+                t
+                for t in self.walk(got, parts[1:])
+                if isinstance(t, DefRow) and t.kind in CLASS_KINDS
+            ]
+        return out
 
     def walk(self, targets: list[Target], parts: Iterable[str]) -> list[Target]:
         """``targets`` then ``.part`` for each part: into modules and classes."""
@@ -394,13 +500,32 @@ class _Resolver:
             targets = nxt
         return targets
 
-    def by_method_name(self, name: str) -> _Resolved:
+    def annotated(self, scope: int | None, name: str) -> list[str] | None:
+        """The class a parameter ``name`` of the enclosing functions is annotated with, as
+        name parts; None when it is no annotated parameter."""
+        for d in self.chain(scope):
+            if d.kind in FUNCTION_KINDS:
+                params = _params(d.signature)
+                if name in params:
+                    ty = params[name]
+                    return [p for p in re.split(r"\.|::", ty) if p] if ty else None
+        return None
+
+    def by_method_name(self, name: str, language: str = "", call: bool = True) -> _Resolved:
+        """A member reached through a receiver of unknown type: the project's one method of
+        that name when called; ambiguous when it has several, when (Python) built-in types
+        have a method of that name too, or when it is not called (``x.name`` read: as likely
+        an attribute of that name as the method)."""
         methods = [
             d
             for d in self.nav.defs_named(name, self)
             if (owner := self.defn(d.parent)) is not None and owner.kind in CLASS_KINDS
         ]
-        if len(methods) == 1:
+        if (
+            call
+            and len({_key(d) for d in methods}) == 1
+            and not (language == "python" and name in _BUILTIN_METHODS)
+        ):
             return _Resolved(methods, "name")
         return _Resolved(methods, "name", ambiguous=bool(methods))
 
@@ -411,27 +536,45 @@ class _Resolver:
             targets, via = self.name(ref.path, ref.caller, ref.name)
             defs = [t for t in targets if isinstance(t, DefRow)]
             if defs or via:
-                return _Resolved(defs, via, ambiguous=len(defs) > 1, external=not targets)
+                many = _many(defs) and via != "either"
+                return _Resolved(defs, via, ambiguous=many, external=not targets)
             if language == "python":
                 return _Resolved(external=True)
             tops = [d for d in self.nav.defs_named(ref.name, self) if d.parent is None]
             if not tops:
                 tops = self.nav.defs_named(ref.name, self)
-            return _Resolved(tops, "name", ambiguous=len(tops) > 1, external=not tops)
+            return _Resolved(tops, "name", ambiguous=_many(tops), external=not tops)
+        if q == "super()":
+            cls = self.enclosing_class(ref.caller)
+            if cls is None:
+                return _Resolved(external=True)
+            found = [m for b in self.bases(cls) for m in self.members(b, ref.name)]
+            return _Resolved(found, "class", ambiguous=_many(found), external=not found)
         if q in SELF_NAMES or q == "":
             cls = self.enclosing_class(ref.caller)
             if cls is not None:
                 found = self.members(cls, ref.name)
                 if found:
-                    return _Resolved(found, "class", ambiguous=len(found) > 1)
-            return self.by_method_name(ref.name)
+                    return _Resolved(found, "class", ambiguous=_many(found))
+                # an attribute, or a member of a base outside the project
+                return _Resolved(external=True)
+            return self.by_method_name(ref.name, language, ref.call)
         if q == "?":
-            return self.by_method_name(ref.name)
+            return self.by_method_name(ref.name, language, ref.call)
         parts = [p for p in re.split(r"\.|::", q) if p]
         if not parts:
-            return self.by_method_name(ref.name)
+            return self.by_method_name(ref.name, language, ref.call)
         if parts[0] in ("self", "this") and len(parts) > 1:
-            return self.by_method_name(ref.name)
+            return self.by_method_name(ref.name, language, ref.call)
+        typed = self.annotated(ref.caller, parts[0])
+        if typed is not None:
+            got, _ = self.name(ref.path, ref.caller, typed[0])
+            owners = self.walk(self.walk(got, typed[1:]), parts[1:])
+            found = [t for t in self.walk(owners, [ref.name]) if isinstance(t, DefRow)]
+            if found:
+                return _Resolved(found, "type", ambiguous=_many(found))
+            if any(isinstance(t, DefRow) and t.kind in CLASS_KINDS for t in owners):
+                return _Resolved(external=True)  # an attribute, or a base's outside the project
         if language == "rust" and parts[0] in ("crate", "super", "self"):
             bound = parse_imports(f"use {'::'.join(parts)}::{ref.name};", ref.path, "rust")
             mod = self.module(bound[0][1]) if bound else None
@@ -455,14 +598,14 @@ class _Resolver:
         if not start:
             if via == "import":
                 return _Resolved(external=True)  # an import from outside the project
-            return self.by_method_name(ref.name)
+            return self.by_method_name(ref.name, language, ref.call)
         owners = self.walk(start, rest)
         found = [t for t in self.walk(owners, [ref.name]) if isinstance(t, DefRow)]
         if found:
-            return _Resolved(found, via or "import", ambiguous=len(found) > 1)
+            return _Resolved(found, via or "import", ambiguous=_many(found))
         if any(isinstance(t, _Module) or t.kind in CLASS_KINDS for t in owners):
             return _Resolved(external=True)  # a member the project does not define
-        return self.by_method_name(ref.name)
+        return self.by_method_name(ref.name, language, ref.call)
 
 
 # ---------------------------------------------------------------------------- queries
@@ -650,7 +793,7 @@ class Navigator:
         for row in rows:
             ref = RefRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
             res = r.resolve(ref)
-            if not any(d.id == target.id for d in res.defs):
+            if not any(_key(d) == _key(target) for d in res.defs):
                 continue
             (maybe if res.ambiguous else sure).append((ref, res))
         return sure, maybe
@@ -670,7 +813,7 @@ class Navigator:
     def _graph(self, targets: list[DefRow], args: SymbolFindInput, out: SymbolFindResult) -> None:
         """Adds to ``out`` the edges of ``targets`` as ``args.refs`` and ``args.depth`` ask."""
         r = _Resolver(self)
-        seen_edges: set[tuple[str, int, int, str]] = set()
+        seen_edges: set[tuple[str, int, tuple[str, str], str]] = set()
         seen_ambiguous: set[tuple[str, int, str]] = set()
         external: list[str] = []
 
@@ -685,7 +828,7 @@ class Navigator:
             direction: Literal["caller", "callee"],
             via: str,
         ) -> bool:
-            key = (ref.path, ref.line, callee.id, direction)
+            key = (ref.path, ref.line, _key(callee), direction)
             if key in seen_edges:
                 return True
             if len(out.edges) >= MAX_EDGES:
@@ -725,7 +868,7 @@ class Navigator:
 
         if args.refs in ("callers", "both"):
             frontier = list(targets)
-            visited = {d.id for d in targets}
+            visited = {_key(d) for d in targets}
             for depth in range(1, args.depth + 1):
                 nxt: list[DefRow] = []
                 for target in frontier:
@@ -734,15 +877,15 @@ class Navigator:
                         if not add(ref, target, depth, "caller", res.via):
                             break
                         caller = r.defn(ref.caller)
-                        if caller is not None and caller.id not in visited:
-                            visited.add(caller.id)
+                        if caller is not None and _key(caller) not in visited:
+                            visited.add(_key(caller))
                             nxt.append(caller)
                     for ref, res in maybe:
                         note(ref, res)
                 frontier = nxt
         if args.refs in ("callees", "both"):
             frontier = list(targets)
-            visited = {d.id for d in targets}
+            visited = {_key(d) for d in targets}
             for depth in range(1, args.depth + 1):
                 nxt = []
                 for source in frontier:
@@ -761,8 +904,8 @@ class Navigator:
                         for callee in res.defs:
                             if not add(ref, callee, depth, "callee", res.via):
                                 break
-                            if callee.id not in visited:
-                                visited.add(callee.id)
+                            if _key(callee) not in visited:
+                                visited.add(_key(callee))
                                 nxt.append(callee)
                 frontier = nxt
         out.external = external[:50]

@@ -38,6 +38,9 @@ DESCRIPTION = (
     "aliases, classes; ambiguous places listed."
 )
 
+#: Ambiguous places the text shows (a common method name can have hundreds).
+AMBIGUOUS_SHOWN = 10
+
 _NAVIGATORS: weakref.WeakKeyDictionary[SymbolTable, Navigator] = weakref.WeakKeyDictionary()
 
 
@@ -104,12 +107,14 @@ def render_symbol_find(data: dict[str, Any]) -> str:
     ambiguous = data.get("ambiguous", [])
     if ambiguous:
         out.append(f"ambiguous, not counted ({len(ambiguous)}):")
-        for a in ambiguous:
+        for a in ambiguous[:AMBIGUOUS_SHOWN]:
             caller = a["caller"] or "<top level>"
             out.append(
                 f"  {a['path']}:{a['line']} {caller} uses {a['name']}: may be "
                 + ", ".join(a["candidates"])
             )
+        if len(ambiguous) > AMBIGUOUS_SHOWN:
+            out.append(f"  … {len(ambiguous) - AMBIGUOUS_SHOWN} more (structuredContent lists them)")
     if data.get("external"):
         out.append("outside the index: " + ", ".join(data["external"]))
     return "\n".join(out)

@@ -14,7 +14,9 @@ run (same rows again), files the manifest no longer lists are pruned at the end 
 and files the manifest lists but the table lacks (a new or deleted table) are chunked again for
 their symbols alone (:meth:`SymbolTable.missing`).
 
-Imports are parsed here from the statement text the parser returns (Python ``import`` and
+Names a definition binds locally (assignments, loop targets, parameters) are kept per
+definition: a use of such a name inside it is the local, not the module's definition of that
+name. Imports are parsed here from the statement text the parser returns (Python ``import`` and
 ``from … import … as …``, relative ones made absolute; TS/JS ``import … from``; Rust ``use``
 with braces, aliases and globs) into rows ``local name → (module, name)``, the module being a
 key of :func:`module_key` for files of the project.
@@ -48,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Version of the table layout; a table of another version is dropped and rebuilt.
-SYMBOLS_FORMAT = 1
+SYMBOLS_FORMAT = 2
 
 #: Bare names never worth a row: Python's most common builtins and constants, the receivers,
 #: keywords some grammars report as identifiers. They would only swell the table.
@@ -77,6 +79,9 @@ CREATE INDEX IF NOT EXISTS refs_path ON refs(path);
 CREATE TABLE IF NOT EXISTS imports(
     path TEXT, line INTEGER, local TEXT, module TEXT, name TEXT, scope INTEGER);
 CREATE INDEX IF NOT EXISTS imports_path ON imports(path, local);
+CREATE TABLE IF NOT EXISTS binds(path TEXT, name TEXT, scope INTEGER);
+CREATE INDEX IF NOT EXISTS binds_scope ON binds(scope, name);
+CREATE INDEX IF NOT EXISTS binds_path ON binds(path);
 """
 
 
@@ -456,6 +461,15 @@ class SymbolTable:
             "INSERT INTO imports(path, line, local, module, name, scope) VALUES(?,?,?,?,?,?)",
             list(self._import_rows(path, language, symbols["imports"], defs, ids)),
         )
+        scoped = {
+            (b["name"], scope)
+            for b in symbols.get("bindings", [])
+            if (scope := _innermost(defs, ids, b["line"])) is not None
+        }
+        con.executemany(
+            "INSERT INTO binds(path, name, scope) VALUES(?,?,?)",
+            [(path, name, scope) for name, scope in sorted(scoped)],
+        )
 
     @staticmethod
     def _import_rows(
@@ -472,7 +486,7 @@ class SymbolTable:
 
     @staticmethod
     def _delete(con: sqlite3.Connection, paths: Sequence[str]) -> None:
-        for table in ("files", "defs", "refs", "imports"):
+        for table in ("files", "defs", "refs", "imports", "binds"):
             con.executemany(f"DELETE FROM {table} WHERE path = ?", [(p,) for p in paths])
 
     def remove(self, paths: Sequence[str]) -> None:
@@ -482,7 +496,7 @@ class SymbolTable:
 
     def clear(self) -> None:
         with self._writing() as con:
-            for table in ("files", "defs", "refs", "imports"):
+            for table in ("files", "defs", "refs", "imports", "binds"):
                 con.execute(f"DELETE FROM {table}")
 
     def paths(self) -> set[str]:

@@ -1,0 +1,2 @@
+"""Symbol navigation (``symbol_find``) measured against Jedi's static analysis
+(``devtools.symbols.evaluate``)."""

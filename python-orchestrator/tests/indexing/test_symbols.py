@@ -5,8 +5,10 @@ imports and aliases, methods, recursion, ambiguity; edits and deletions)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from codeloci.config import project_id_for
@@ -14,6 +16,7 @@ from codeloci.embedder import Embedder
 from codeloci.indexing.navigate import Navigator, SymbolFindInput, SymbolFindResult
 from codeloci.indexing.service import IndexingService
 from codeloci.indexing.symbols import symbols_path
+from codeloci.indexing.watch import watch_repository
 
 from .conftest import open_service, write_files
 
@@ -375,3 +378,30 @@ async def test_a_lost_symbol_table_is_rebuilt_by_the_next_run(
         nav = await _index(service, code)  # nothing changed on disk: a no-op run otherwise
         assert _found(nav, "Model.validate") == [("pkg/core.py", "Model.validate")]
         assert ("app.py", 6, "main") in _callers(_refs(nav, "pkg.core.process"))
+
+
+async def test_the_watcher_keeps_definitions_and_edges_current(
+    code: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
+) -> None:
+    async with open_service(data_dir, [code], rust_server, embedder) as service:
+        nav = await _index(service, code)
+        ready, stop = anyio.Event(), anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: watch_repository(service, code, ready=ready, stop_event=stop))
+            await ready.wait()
+            await anyio.sleep(0.5)  # let the OS watch be registered
+
+            async def eventually(want: set[tuple[str, int, str | None]]) -> None:
+                deadline = time.monotonic() + 60  # a failure bound, not a speed assertion
+                while _callers(_refs(nav, "pkg.core.process")) != want:
+                    assert time.monotonic() < deadline, _callers(_refs(nav, "pkg.core.process"))
+                    await anyio.sleep(0.1)
+
+            inner = ("pkg/core.py", 29, "Model.run.inner")
+            (code / "jobs.py").write_text(
+                "from pkg.core import process\n\n\ndef nightly():\n    process([])\n"
+            )
+            await eventually({("app.py", 6, "main"), inner, ("jobs.py", 5, "nightly")})
+            (code / "jobs.py").unlink()
+            await eventually({("app.py", 6, "main"), inner})
+            stop.set()

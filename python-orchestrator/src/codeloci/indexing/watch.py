@@ -23,7 +23,7 @@ from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.service import IndexingService
 from codeloci.store import StoreError
 
-__all__ = ["MAX_WAIT_MS", "QUIET_MS", "watch_repository"]
+__all__ = ["CATCH_UP_MS", "MAX_WAIT_MS", "QUIET_MS", "watch_repository"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 QUIET_MS = 50
 #: ...or this long after the batch's first event, whichever comes first.
 MAX_WAIT_MS = 1000
+#: With no event for this long the watcher wakes (an empty batch); the first such wake-up
+#: runs the catch-up index after the initial one.
+CATCH_UP_MS = 2000
 
 
 class _Filter(DefaultFilter):
@@ -75,6 +78,7 @@ async def watch_repository(
         await run_once()
     if ready is not None:
         ready.set()
+    caught_up = not initial
     async for changes in awatch(
         root,
         watch_filter=_Filter([data_dir]),
@@ -82,6 +86,15 @@ async def watch_repository(
         step=QUIET_MS,
         stop_event=stop_event,
         recursive=True,
+        rust_timeout=CATCH_UP_MS,
+        yield_on_timeout=True,
     ):
+        if not changes:
+            # The watcher is certainly running now: one more run catches what changed between
+            # the initial run's scan and the watcher's start (nothing reports those events).
+            if not caught_up:
+                caught_up = True
+                await run_once()
+            continue
         log.debug("%d file events under %s", len(changes), root)
         await run_once()

@@ -70,15 +70,18 @@ def repo(tmp_path: Path) -> Path:
 class Client:
     """A connected SDK session plus the server's stderr, for what a user would see."""
 
-    def __init__(self, session: ClientSession, errlog: Any) -> None:
+    def __init__(self, session: ClientSession, errlog: Any, data: Path) -> None:
         self.session = session
         self._errlog = errlog
+        self._data = data
         self.schemas: dict[str, dict[str, Any]] = {}
 
     def stderr(self) -> str:
+        """The session's stderr and the log of the per-user service it went through."""
         self._errlog.flush()
         self._errlog.seek(0)
-        return str(self._errlog.read())
+        logs = sorted(self._data.glob("service/*/service.log"))
+        return str(self._errlog.read()) + "".join(p.read_text() for p in logs)
 
     async def tool_names(self) -> set[str]:
         listed = await self.session.list_tools()
@@ -121,12 +124,21 @@ async def serve(codeloci: str, repo: Path, data: Path, *extra: str) -> AsyncIter
         },
         cwd=str(repo),
     )
-    with tempfile.TemporaryFile("w+") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write, read_timeout_seconds=300) as session:
-                with anyio.fail_after(120):
-                    await session.initialize()
-                yield Client(session, errlog)
+    try:
+        with tempfile.TemporaryFile("w+") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write, read_timeout_seconds=300) as session:
+                    with anyio.fail_after(120):
+                        await session.initialize()
+                    yield Client(session, errlog, data)
+    finally:
+        # `codeloci service stop`: the data dir is the test's again (a user never needs it)
+        subprocess.run(
+            [codeloci, "service", "stop", "--data-dir", str(data)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
 
 def run(fn: Callable[[], Awaitable[None]], timeout: float = 540) -> None:
@@ -163,22 +175,24 @@ def processes() -> list[tuple[int, int, list[str]]]:
 
 
 def rust_child_of_server(data: Path) -> int:
-    """The pid of the ``codeloci-ast`` child of the ``codeloci serve`` using ``data``."""
+    """The pid of the ``codeloci-ast`` child serving ``data``: the child of the per-user
+    service (``codeloci service run``) the ``codeloci serve`` session went through."""
     procs = processes()
     servers = [
         pid
         for pid, _, argv in procs
-        if "serve" in argv
+        if "service" in argv
+        and "run" in argv
         and str(data) in argv
         and not Path(argv[0]).name.startswith("codeloci-ast")
     ]
-    assert len(servers) == 1, f"expected one codeloci serve for {data}, found {servers}"
+    assert len(servers) == 1, f"expected one codeloci service for {data}, found {servers}"
     children = [
         pid
         for pid, ppid, argv in procs
         if ppid == servers[0] and Path(argv[0]).name == "codeloci-ast"
     ]
-    assert len(children) == 1, f"codeloci serve {servers[0]} has codeloci-ast children {children}"
+    assert len(children) == 1, f"codeloci service {servers[0]} has codeloci-ast children {children}"
     return children[0]
 
 

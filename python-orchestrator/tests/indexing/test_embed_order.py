@@ -15,6 +15,7 @@ from codeloci.indexing.models import CodeSearchInput
 from codeloci.indexing.points import code_filter
 from codeloci.indexing.progress import IndexProgress
 from codeloci.indexing.service import IndexingService
+from codeloci.indexing.text import dense_text
 from codeloci.store import DENSE_VECTOR, with_vector
 
 from .conftest import all_points, open_service
@@ -137,3 +138,22 @@ async def test_an_edit_reembeds_only_what_changed(
             repo, CodeSearchInput(query="read the settings file into a dict", mode="dense", k=3)
         )
         assert "parse_config" in [r.symbol for r in found.results]
+
+
+@pytest.mark.usefixtures("no_background_embedding")
+async def test_a_chunk_not_embedded_yet_keeps_its_lexical_place_in_hybrid_search(
+    repo: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
+) -> None:
+    async with open_service(data_dir, [repo], rust_server, embedder) as service:
+        await service.index_repository(repo, wait_for_embedding=False)
+        points = all_points(service.store, repo)
+        # everything embedded but the answer (as while a backlog is embedded)
+        rest = [h for h in points if h.payload.get("symbol") != "parse_config"]
+        vectors = embedder.embed([dense_text(h.payload) for h in rest])
+        service.store.set_dense([h.id for h in rest], list(vectors))
+        assert service.status(repo).pending == 1
+        query = "read key value pairs from a configuration file"
+        lexical = service.search(repo, CodeSearchInput(query=query, mode="lexical", k=5))
+        assert lexical.results[0].symbol == "parse_config"
+        hybrid = service.search(repo, CodeSearchInput(query=query, k=5))
+        assert hybrid.results[0].symbol == "parse_config"

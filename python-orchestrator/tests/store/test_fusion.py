@@ -49,3 +49,19 @@ def test_weights_and_limit() -> None:
     assert ids(score_fusion(dense, lexical, (2.0, 1.0), 10))[0] == "d"
     assert ids(score_fusion(dense, lexical, (1.0, 2.0), 10))[0] == "l"
     assert len(score_fusion(dense, lexical, (1.0, 1.0), 1)) == 1
+
+
+def test_a_candidate_without_a_dense_vector_keeps_its_lexical_place() -> None:
+    # While embedding runs, "u" (the best lexical match) has no dense vector yet: it is not
+    # a weak dense match, so it is not pushed below the embedded chunks the dense channel found.
+    dense = [("e1", 0.9), ("e2", 0.85), ("e3", 0.8), ("e4", 0.2)]
+    lexical = [("u", 6.0), ("e1", 5.0), ("e2", 4.8), ("v", 2.0), ("w", 1.0)]
+    assert ids(score_fusion(dense, lexical, (1.0, 1.0), 10))[0] != "u"
+    waiting = frozenset({"u", "v", "w"})
+    fused = ids(score_fusion(dense, lexical, (1.0, 1.0), 10, waiting))
+    assert fused[0] == "u"
+    assert fused.index("v") < fused.index("w")  # the not yet embedded ones in lexical order
+    # once everything has its vector, nothing changes
+    assert score_fusion(dense, lexical, (1.0, 1.0), 10, frozenset()) == score_fusion(
+        dense, lexical, (1.0, 1.0), 10
+    )

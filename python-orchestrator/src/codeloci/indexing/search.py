@@ -286,6 +286,8 @@ class CodeSearcher:
             extra.append(Match("tags", kind_tag(inp.kind)))
         flt = code_filter(project, *extra)
         sparse = sparse_query(inp.query) if inp.mode in ("hybrid", "lexical") else None
+        # while embedding runs, chunks without a vector keep their lexical place in fusion
+        unembedded = inp.mode == "hybrid" and self.pending(project) > 0
 
         def run(dense: np.ndarray | None, sparse: SparseVec | None) -> list[Hit]:
             return self.store.query(
@@ -299,6 +301,7 @@ class CodeSearcher:
                     idf_scope=code_filter(project),
                     fields=SEARCH_FIELDS,
                     exact=False,
+                    unembedded=unembedded,
                 )
             )
 

@@ -223,6 +223,10 @@ class Query:
     over these points only (e.g. one project's code), so what else shares the collection does
     not move scores. ``fields``: the payload keys to return (all when ``None``). ``exact``:
     dense search without HNSW (``None``: exact when filtered, as filtered HNSW loses recall).
+    ``unembedded``: some points may lack a dense vector yet, so score fusion looks up which
+    lexical candidates do and ranks them by their lexical standing (see
+    :func:`~codeloci.store.fusion.score_fusion`); the caller knows, and saves the lookup when
+    none do.
     """
 
     dense: Vector | None = None
@@ -234,6 +238,7 @@ class Query:
     idf_scope: Filter | None = None
     fields: tuple[str, ...] | None = None
     exact: bool | None = None
+    unembedded: bool = False
 
 
 @dataclass(frozen=True)
@@ -437,7 +442,17 @@ class MemoryStore(abc.ABC):
             return self._channel(only, q)
         if q.fusion.method == "score":
             ranked_dense, ranked_lexical = self._channels(channels, q)
-            fused = score_fusion(ranked_dense, ranked_lexical, q.fusion.weights, q.limit)
+            unscored: frozenset[str] = frozenset()
+            if q.unembedded and ranked_dense:
+                seen = {i for i, _ in ranked_dense}
+                lexical_only = tuple(i for i, _ in ranked_lexical if i not in seen)
+                if lexical_only:
+                    waiting = Filter(
+                        must=(HasId(lexical_only),), must_not=(HasVector(DENSE_VECTOR),)
+                    )
+                    hits, _ = self.scroll(flt=waiting, limit=len(lexical_only))
+                    unscored = frozenset(h.id for h in hits)
+            fused = score_fusion(ranked_dense, ranked_lexical, q.fusion.weights, q.limit, unscored)
             payloads = {h.id: h.payload for h in self._retrieve([i for i, _ in fused], q.fields)}
             # A point deleted between the search and this read is left out.
             return [Hit(i, payloads[i], s) for i, s in fused if i in payloads]

@@ -11,7 +11,10 @@ three, so a query ranks the same on the embedded engine and on a Qdrant server:
 - ``score``: :func:`score_fusion` here (shared by the backends), on the two candidate lists
   Qdrant returns in one batch. Unlike ``dbsf`` a candidate missing from one channel gets that
   channel's lowest score rather than nothing, so a strong match in one channel is not buried
-  under weak matches in both.
+  under weak matches in both. A candidate that has no dense vector yet (embedding still
+  running) is not missing from the dense channel but unscored by it: its lexical standing
+  stands in for its dense one, so while embedding runs the chunks not yet embedded keep the
+  place BM25 gives them instead of sinking below every embedded chunk.
 """
 
 from __future__ import annotations
@@ -52,17 +55,27 @@ def score_fusion(
     lexical: Sequence[tuple[str, float]],
     weights: tuple[float, float],
     limit: int,
+    unscored: frozenset[str] = frozenset(),
 ) -> list[tuple[str, float]]:
     """The ``limit`` best ids by weighted sum of z-scored channel scores, best first.
 
     ``dense`` and ``lexical`` are (id, score) candidates of each channel, higher is better. A
-    candidate absent from a channel takes that channel's lowest z-score; an empty channel adds
-    nothing. Ties keep the dense channel's order, then the lexical one's."""
-    channels = [(_standardised(dense), weights[0]), (_standardised(lexical), weights[1])]
+    candidate absent from a channel takes that channel's lowest z-score, except a lexical
+    candidate in ``unscored`` (it has no dense vector), which takes its lexical z-score as its
+    dense one; an empty channel adds nothing. Ties keep the dense channel's order, then the
+    lexical one's."""
+    (dz, dw), (lz, lw) = channels = [
+        (_standardised(dense), weights[0]),
+        (_standardised(lexical), weights[1]),
+    ]
     floors = [min(z.values(), default=0.0) for z, _ in channels]
     fused: dict[str, float] = {}
     for ident, _ in [*dense, *lexical]:
-        if ident not in fused:
+        if ident in fused:
+            continue
+        if dz and ident not in dz and ident in unscored and ident in lz:
+            fused[ident] = dw * lz[ident] + lw * lz[ident]
+        else:
             fused[ident] = sum(
                 w * z.get(ident, floor) for (z, w), floor in zip(channels, floors, strict=True)
             )

@@ -14,9 +14,7 @@ Tool descriptions are static text: stored memories never reach ``tools/list``.
 
 from __future__ import annotations
 
-import json
 import logging
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -31,7 +29,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from codeloci import __version__
-from codeloci.app import AppContext, Core, StoreOpener, app_context, core_context
+from codeloci.app import AppContext, StoreOpener, app_context
 from codeloci.bridge import BridgeError
 from codeloci.config import Settings
 from codeloci.embedder import Embedder
@@ -69,8 +67,6 @@ from codeloci.tools import (
 __all__ = [
     "PROXIED_TOOLS",
     "REGISTRATIONS",
-    "SESSION_HEADER",
-    "SessionHub",
     "build_registry",
     "build_server",
     "register_memory_tools",
@@ -228,52 +224,12 @@ def _client_name(ctx: ServerRequestContext[Any, Any]) -> str | None:
     return params.client_info.name if params is not None else None
 
 
-#: The HTTP header a session sends the service on every request: its settings
-#: (:meth:`Settings.session_fields`) as ASCII JSON.
-SESSION_HEADER = "x-codeloci-session"
-
-
-class SessionHub:
-    """The service's lifespan context: one :class:`Core` and an :class:`AppContext` per MCP
-    session, built from the :data:`SESSION_HEADER` of its requests (a client without it gets
-    the service's own settings)."""
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
-        self._sessions: weakref.WeakKeyDictionary[Any, AppContext] = weakref.WeakKeyDictionary()
-        self._lock = anyio.Lock()
-
-    def settings_of(self, ctx: ServerRequestContext[Any, Any]) -> Settings:
-        base = self.core.settings
-        request = ctx.request
-        raw = request.headers.get(SESSION_HEADER) if request is not None else None
-        if not raw:
-            return base
-        try:
-            fields = json.loads(raw)
-            if not isinstance(fields, dict):
-                raise ValueError("not an object")
-            return base.with_session(fields)
-        except (ValueError, TypeError) as exc:
-            raise MCPError(
-                code=types.INVALID_PARAMS,
-                message=f"bad {SESSION_HEADER} header ({exc}); connect through `codeloci serve`",
-            ) from None
-
-    async def context(self, ctx: ServerRequestContext[Any, Any]) -> AppContext:
-        async with self._lock:
-            app = self._sessions.get(ctx.session)
-            if app is None:
-                app = await AppContext.create(self.settings_of(ctx), self.core)
-                self._sessions[ctx.session] = app
-                self.core.spawn(app.background)
-            return app
-
-
 async def _app_of(ctx: ServerRequestContext[Any, Any]) -> AppContext:
-    """The session's context: the lifespan's own (one process, one session) or the hub's."""
-    owner = ctx.lifespan_context
-    return owner if isinstance(owner, AppContext) else await owner.context(ctx)
+    """The session's context: the lifespan's (one process, one session), or the one the
+    service made for this session's connection (``codeloci.service_main``)."""
+    app = ctx.lifespan_context
+    assert isinstance(app, AppContext)
+    return app
 
 
 def _progress_token(ctx: ServerRequestContext[Any, Any]) -> Any:
@@ -406,26 +362,18 @@ def build_server(
     registry: ToolRegistry | None = None,
     embedder: Embedder | None = None,
     store_opener: StoreOpener | None = None,
-    shared: bool = False,
-    on_core: Callable[[Core], None] | None = None,
 ) -> Server[Any]:
-    """The MCP server. ``shared``: the per-user service's, one context per session
-    (:class:`SessionHub`); else one process, one session."""
+    """The MCP server; its lifespan is one process, one session (``app_context``). The service
+    serves each session's connection with this server and a context of its own."""
     handlers = _Handlers(registry or build_registry())
     kwargs: dict[str, Any] = {"embedder": embedder}
     if store_opener is not None:
         kwargs["store_opener"] = store_opener
 
     @asynccontextmanager
-    async def lifespan(_: Server[Any]) -> AsyncIterator[AppContext | SessionHub]:
-        if shared:
-            async with core_context(settings, **kwargs) as core:
-                if on_core is not None:
-                    on_core(core)
-                yield SessionHub(core)
-        else:
-            async with app_context(settings, **kwargs) as app:
-                yield app
+    async def lifespan(_: Server[Any]) -> AsyncIterator[AppContext]:
+        async with app_context(settings, **kwargs) as app:
+            yield app
 
     return Server[Any](
         "codeloci",

@@ -1,11 +1,12 @@
-"""Talking to the service: a small MCP-over-HTTP client on its unix socket, and starting the
+"""Talking to the service: its wire, a small MCP client on its unix socket, and starting the
 service when none runs.
 
-The client speaks exactly what the service's streamable HTTP transport expects: one JSON-RPC
-message per ``POST /mcp``, the ``mcp-session-id`` the service assigned at ``initialize``, and
-an answer that is either one JSON body or a ``text/event-stream`` whose events (progress, then
-the response) are handed over as they arrive. It uses the standard library only, so a session
-(``codeloci serve``) starts in a few tens of milliseconds.
+The wire is MCP's stdio framing on a unix socket: one connection per session, newline-delimited
+JSON-RPC both ways, exactly what ``codeloci serve`` reads and writes on stdio. The first line a
+session sends is a hello (:func:`hello_line`: the session's settings and its pid); everything
+after it is the client's MCP conversation, answered by the service's MCP server as if over stdio
+(progress and cancellation included). It uses the standard library only, so a session starts
+in a few tens of milliseconds.
 
 :func:`ensure_service` starts the service detached (its own session, output to its log file)
 under an exclusive lock, so of several concurrent starters exactly one spawns it and the others
@@ -26,41 +27,38 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from codeloci.config import Settings, service_environment
 from codeloci.handshake import cache_key
 from codeloci.service.paths import ServicePaths
 
 __all__ = [
-    "CLIENT_PID_HEADER",
-    "SESSION_HEADER",
+    "HELLO",
     "START_TIMEOUT_SECONDS",
     "ServiceClient",
     "ServiceError",
     "ServiceLost",
     "ServiceUnavailable",
+    "code_key",
+    "connect",
     "ensure_service",
+    "hello_line",
     "service_running",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The session's settings (``Settings.session_fields``), ASCII JSON (``codeloci.server`` reads
-#: it under the same name).
-SESSION_HEADER = "x-codeloci-session"
-#: The pid of the client process: the service stays up while any such process lives.
-CLIENT_PID_HEADER = "x-codeloci-pid"
+#: The key of a session's first line.
+HELLO = "codeloci-session"
 #: How long a starter waits for a new service's socket.
 START_TIMEOUT_SECONDS = 60.0
 #: How long a starter waits for a service running other code to stop.
 STOP_WAIT_SECONDS = 60.0
 #: Log files beyond this size are moved aside (``service.log.1``) when a service starts.
 MAX_LOG_BYTES = 10 * 1024 * 1024
-_PROTOCOL_HEADER = "mcp-protocol-version"
-_SESSION_ID_HEADER = "mcp-session-id"
 
 
 class ServiceError(RuntimeError):
@@ -72,230 +70,93 @@ class ServiceUnavailable(ServiceError):
 
 
 class ServiceLost(ServiceError):
-    """The connection broke after the request was sent: it may or may not have run."""
+    """The connection broke after a request was sent: it may or may not have run."""
 
 
-class SessionUnknown(ServiceError):
-    """The service does not know our MCP session (it was restarted, or the session expired);
-    nothing was run."""
-
-
-def _connect(path: str, timeout: float | None) -> socket.socket:
+def connect(paths: ServicePaths, timeout: float | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(path)
+        sock.connect(str(paths.socket))
     except OSError as exc:
         sock.close()
-        raise ServiceUnavailable(f"no codeloci service at {path}: {exc.strerror or exc}") from None
+        raise ServiceUnavailable(
+            f"no codeloci service at {paths.socket}: {exc.strerror or exc}"
+        ) from None
     return sock
 
 
 def service_running(paths: ServicePaths) -> bool:
     try:
-        _connect(str(paths.socket), 2.0).close()
+        connect(paths, 2.0).close()
         return True
     except ServiceUnavailable:
         return False
 
 
-@dataclass
-class _Response:
-    status: int
-    headers: dict[str, str]
-    body: BinaryIO
-
-
-def _read_head(stream: BinaryIO) -> tuple[int, dict[str, str]]:
-    line = stream.readline(65536)
-    if not line:
-        raise ServiceLost("the codeloci service closed the connection without answering")
-    parts = line.decode("latin-1").split(" ", 2)
-    status = int(parts[1])
-    headers: dict[str, str] = {}
-    while True:
-        line = stream.readline(65536)
-        if line in (b"\r\n", b"\n", b""):
-            return status, headers
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-
-
-def _body_chunks(response: _Response) -> Iterator[bytes]:
-    """The body as it arrives (chunked transfer encoding or a content length)."""
-    stream = response.body
-    if response.headers.get("transfer-encoding", "").lower() == "chunked":
-        while True:
-            size_line = stream.readline(1024)
-            if not size_line:
-                raise ServiceLost("the codeloci service closed the connection mid-answer")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                stream.readline(1024)
-                return
-            data = stream.read(size)
-            stream.readline(1024)
-            if len(data) < size:
-                raise ServiceLost("the codeloci service closed the connection mid-answer")
-            yield data
-    elif "content-length" in response.headers:
-        size = int(response.headers["content-length"])
-        data = stream.read(size) if size else b""
-        if len(data) < size:
-            raise ServiceLost("the codeloci service closed the connection mid-answer")
-        if data:
-            yield data
-    else:
-        while data := stream.read1(65536):  # type: ignore[attr-defined]
-            yield data
-
-
-def _sse_messages(chunks: Iterator[bytes]) -> Iterator[Any]:
-    """The JSON-RPC messages of an event stream, each as soon as its event is complete."""
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        while True:
-            end = min(
-                (i for i in (buffer.find(b"\n\n"), buffer.find(b"\r\n\r\n")) if i >= 0),
-                default=-1,
-            )
-            if end < 0:
-                break
-            event, buffer = buffer[:end], buffer[end:].lstrip(b"\r\n")
-            data = [
-                line[5:].lstrip(b" ")
-                for line in event.replace(b"\r\n", b"\n").split(b"\n")
-                if line.startswith(b"data:")
-            ]
-            if data and any(data):
-                yield json.loads(b"\n".join(data))
+def hello_line(settings: Settings) -> bytes:
+    """A session's first line: its settings (``Settings.session_fields``) and its pid."""
+    hello = {HELLO: settings.session_fields(), "pid": os.getpid()}
+    return json.dumps(hello, ensure_ascii=True).encode() + b"\n"
 
 
 @dataclass
 class ServiceClient:
-    """One MCP session with the service. Thread-safe for concurrent :meth:`post` calls."""
+    """One MCP session with the service, for a CLI command: requests one at a time."""
 
     paths: ServicePaths
     settings: Settings
     timeout: float | None = None
-    session_id: str | None = None
-    protocol_version: str | None = None
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    _sock: socket.socket | None = None
+    _reader: Any = None
+    _ids: Any = field(default_factory=lambda: iter(range(1, 1 << 62)))
 
-    def _headers(self) -> dict[str, str]:
-        headers = {
-            "host": "localhost",
-            "accept": "application/json, text/event-stream",
-            SESSION_HEADER: json.dumps(self.settings.session_fields(), ensure_ascii=True),
-            CLIENT_PID_HEADER: str(os.getpid()),
-        }
-        if self.session_id:
-            headers[_SESSION_ID_HEADER] = self.session_id
-        if self.protocol_version:
-            headers[_PROTOCOL_HEADER] = self.protocol_version
-        headers.update(self.extra_headers)
-        return headers
+    def _open(self) -> None:
+        self._sock = connect(self.paths, self.timeout)
+        self._reader = self._sock.makefile("rb")
+        self._sock.sendall(hello_line(self.settings))
 
-    def _request(self, method: str, body: bytes) -> tuple[socket.socket, _Response]:
-        sock = _connect(str(self.paths.socket), self.timeout)
-        headers = self._headers()
-        if body:
-            headers["content-type"] = "application/json"
-        headers["content-length"] = str(len(body))
-        head = f"{method} /mcp HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._sock is None:
+            self._open()
+        assert self._sock is not None
         try:
-            sock.sendall(head.encode("latin-1") + b"\r\n" + body)
-            stream = sock.makefile("rb")
-            status, response_headers = _read_head(stream)
-        except (OSError, ValueError, IndexError) as exc:
-            sock.close()
-            raise ServiceLost(f"the codeloci service stopped answering: {exc}") from None
-        except ServiceLost:
-            sock.close()
-            raise
-        return sock, _Response(status, response_headers, stream)
+            self._sock.sendall(json.dumps(message).encode() + b"\n")
+        except OSError as exc:
+            raise ServiceLost(f"the codeloci service closed the connection: {exc}") from None
 
-    def post(self, message: dict[str, Any], on_message: Callable[[Any], None]) -> int:
-        """Send one message; every message of the answer goes to ``on_message`` as it arrives.
-        Returns the HTTP status. :class:`ServiceUnavailable` when nothing was sent,
-        :class:`SessionUnknown` when the service does not know the session,
-        :class:`ServiceLost` when the connection broke after sending."""
-        body = json.dumps(message).encode()
-        sock, response = self._request("POST", body)
-        try:
-            if response.status == 404 and self.session_id:
-                raise SessionUnknown("the codeloci service does not know this session")
-            if message.get("method") == "initialize" and response.status < 300:
-                self.session_id = response.headers.get(_SESSION_ID_HEADER, self.session_id)
-            ctype = response.headers.get("content-type", "")
-            chunks = _body_chunks(response)
-            if ctype.startswith("text/event-stream"):
-                for item in _sse_messages(chunks):
-                    on_message(item)
-            else:
-                data = b"".join(chunks)
-                if data.strip():
-                    on_message(json.loads(data))
-            return response.status
-        except (OSError, ValueError) as exc:
-            raise ServiceLost(f"the codeloci service stopped mid-answer: {exc}") from None
-        finally:
-            sock.close()
-
-    def close_session(self) -> None:
-        """End the MCP session (``DELETE``); best effort."""
-        if not self.session_id:
-            return
-        try:
-            sock, _ = self._request("DELETE", b"")
-            sock.close()
-        except ServiceError:
-            pass
-        self.session_id = None
-
-    # ------------------------------------------------------------ a whole client, for the CLI
+    def request(
+        self, method: str, params: dict[str, Any], on_message: Callable[[Any], None] | None = None
+    ) -> dict[str, Any]:
+        """Send a request; other messages before its answer (progress) go to ``on_message``."""
+        ident = next(self._ids)
+        self._send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
+        while True:
+            line = self._reader.readline()
+            if not line:
+                raise ServiceLost(f"the codeloci service stopped before answering {method}")
+            message = json.loads(line)
+            if isinstance(message, dict) and message.get("id") == ident and "method" not in message:
+                if "error" in message:
+                    error = message["error"]
+                    raise ServiceError(f"{method} failed: {error.get('message', error)}")
+                result = message.get("result")
+                return result if isinstance(result, dict) else {}
+            if on_message is not None:
+                on_message(message)
 
     def initialize(self, client_name: str) -> dict[str, Any]:
         """The MCP handshake; returns the ``initialize`` result."""
         from codeloci import __version__
 
-        request = {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": client_name, "version": __version__},
-            },
+        params = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": client_name, "version": __version__},
         }
-        result = self.call_raw(request)
-        self.protocol_version = str(result.get("protocolVersion") or "") or None
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"}, lambda _m: None)
+        result = self.request("initialize", params)
+        self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return result
-
-    def call_raw(
-        self, request: dict[str, Any], on_progress: Callable[[dict[str, Any]], None] | None = None
-    ) -> dict[str, Any]:
-        answer: dict[str, Any] = {}
-
-        def take(message: Any) -> None:
-            if not isinstance(message, dict):
-                return
-            if message.get("id") == request["id"] and "method" not in message:
-                answer.update(message)
-            elif message.get("method") == "notifications/progress" and on_progress is not None:
-                on_progress(message.get("params") or {})
-
-        status = self.post(request, take)
-        if "error" in answer:
-            error = answer["error"]
-            raise ServiceError(f"{request['method']} failed: {error.get('message', error)}")
-        if "result" not in answer:
-            raise ServiceError(f"{request['method']}: the service answered HTTP {status}")
-        result = answer["result"]
-        return result if isinstance(result, dict) else {}
 
     def call_tool(
         self,
@@ -308,8 +169,16 @@ class ServiceClient:
         params: dict[str, Any] = {"name": name, "arguments": arguments}
         if on_progress is not None:
             params["_meta"] = {"progressToken": f"cli-{os.getpid()}"}
-        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
-        result = self.call_raw(request, on_progress)
+
+        def on_message(message: Any) -> None:
+            if (
+                on_progress is not None
+                and isinstance(message, dict)
+                and message.get("method") == "notifications/progress"
+            ):
+                on_progress(message.get("params") or {})
+
+        result = self.request("tools/call", params, on_message)
         if result.get("isError"):
             text = " ".join(str(c.get("text", "")) for c in result.get("content") or [])
             raise ServiceError(text or f"{name} failed")
@@ -317,6 +186,11 @@ class ServiceClient:
         if not isinstance(structured, dict):
             raise ServiceError(f"{name} returned no structured result")
         return structured
+
+    def close_session(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 def code_key(settings: Settings) -> str:

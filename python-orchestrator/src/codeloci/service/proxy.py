@@ -1,18 +1,17 @@
 """``codeloci serve`` (stdio) as a thin session of the per-user service.
 
-Every JSON-RPC line the client writes is posted to the service (one thread per request, so a
-long ``index_repository`` never holds up a ``ping`` or a cancellation); every message of the
-answer (progress, then the response) is written back as it arrives. Each request carries the
-session's settings (project root, session id, results mode, gate, ...), so the service knows
-the session even after it restarted.
+A pump between the client's stdio and one connection to the service (the wire of
+:mod:`codeloci.service.client`: a hello line with this session's settings, then the MCP
+conversation line for line). Client lines go to the service as they are; a reader thread writes
+the service's lines (answers, progress) to stdout as they arrive.
 
 * ``initialize`` and ``tools/list`` are answered from the handshake cache
   (:mod:`codeloci.handshake`) when it has them, while the real handshake with the service (and,
   the first time, the service's start) goes on behind; the service's own answers refresh the
   cache. ``ping`` is answered here.
-* When the service is gone (stopped idle, killed) the next request starts it again and opens a
-  new MCP session with the client's own ``initialize``; a request the service never received
-  is sent again, one it may have run is answered with an error saying so (never run twice).
+* When the service is gone (stopped idle, killed), the requests it had not answered get an
+  error saying they may or may not have taken effect (never run twice), and the next message
+  starts the service again on a new connection, opened with the client's own ``initialize``.
 * Lines over ``MAX_MESSAGE_BYTES`` are discarded unread and answered with an error.
 """
 
@@ -20,20 +19,16 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from codeloci.config import Settings
 from codeloci.handshake import HandshakeCache, cache_key
-from codeloci.service.client import (
-    ServiceClient,
-    ServiceError,
-    ServiceLost,
-    ServiceUnavailable,
-    SessionUnknown,
-    ensure_service,
-)
-from codeloci.service.paths import ServicePaths, UnsafeServiceDir
+from codeloci.service.client import ServiceError, connect, ensure_service, hello_line
+from codeloci.service.paths import UnsafeServiceDir
 from codeloci.stdio_limits import MAX_MESSAGE_BYTES, BoundedLines
 
 __all__ = ["SessionProxy"]
@@ -42,8 +37,15 @@ log = logging.getLogger(__name__)
 
 _INTERNAL_ERROR = -32603
 _PARSE_ERROR = -32700
-#: Seconds the proxy waits, once its input ended, for requests still running (writes finish).
+#: Ids of requests the proxy itself sends (their answers are not the client's).
+_OWN = "codeloci-"
+#: Seconds the proxy waits, once its input ended, for answers still due.
 DRAIN_SECONDS = 30.0
+#: What a request the service never answered gets.
+LOST = (
+    "the codeloci service stopped while handling this request, so it may or may not have taken "
+    "effect; the next call starts the service again: check (e.g. memory_list) and call again"
+)
 
 
 class SessionProxy:
@@ -56,17 +58,18 @@ class SessionProxy:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.settings = settings
-        self.paths = ServicePaths.for_settings(settings)
-        self.client = ServiceClient(self.paths, settings)
         self._in = stdin
         self._out = stdout
         self._max = max_message_bytes
         self._out_lock = threading.Lock()
-        self._session_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._sock: socket.socket | None = None
+        #: the client's requests sent on the current connection and not answered yet
+        self._pending: dict[Any, str] = {}
         self._init: dict[str, Any] | None = None
-        self._opened: dict[str, Any] | None = None
         self._client_name: str | None = None
-        self._threads: list[threading.Thread] = []
+        self._own = iter(range(1 << 62))
+        self._pump_thread: threading.Thread | None = None
         self.cache = HandshakeCache(
             settings.data_dir / "handshake",
             cache_key(settings.read_only, settings.rust_server, settings.results),
@@ -75,32 +78,29 @@ class SessionProxy:
 
     # ------------------------------------------------------------------ output
 
-    def _write(self, message: Any) -> None:
-        data = json.dumps(message).encode() + b"\n"
+    def _write(self, data: bytes) -> None:
         with self._out_lock:
-            self._out.write(data)
-            self._out.flush()
+            try:
+                self._out.write(data if data.endswith(b"\n") else data + b"\n")
+                self._out.flush()
+            except OSError:  # the client is gone
+                pass
 
-    def _error(self, ident: Any, message: str, code: int = _INTERNAL_ERROR) -> None:
-        self._write({"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}})
+    def _reply(self, ident: Any, result: Any) -> None:
+        self._write(json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}).encode())
 
-    def _failed(self, request: Any, message: str) -> None:
+    def _fail(self, ident: Any, method: str | None, message: str) -> None:
         """Answer a request the service could not: a tool call with a tool error (what the
         model reads), anything else with a JSON-RPC error."""
-        if not isinstance(request, dict) or request.get("id") is None:
-            return
-        ident = request["id"]
-        if str(ident).startswith("codeloci-"):
-            return
-        if request.get("method") == "tools/call":
-            result = {"content": [{"type": "text", "text": message}], "isError": True}
-            self._write({"jsonrpc": "2.0", "id": ident, "result": result})
+        if method == "tools/call":
+            self._reply(ident, {"content": [{"type": "text", "text": message}], "isError": True})
         else:
-            self._error(ident, message)
+            error = {"code": _INTERNAL_ERROR, "message": message}
+            self._write(json.dumps({"jsonrpc": "2.0", "id": ident, "error": error}).encode())
 
     # ------------------------------------------------------------------ input
 
-    def _lines(self) -> Any:
+    def _lines(self) -> Iterator[bytes]:
         """Complete lines of stdin, each at most ``max`` bytes (longer ones become the error
         call :class:`BoundedLines` makes of them)."""
         bounded = BoundedLines(self._in, self._max)
@@ -119,7 +119,7 @@ class SessionProxy:
                 if replacement is not None:
                     yield replacement.encode()
                 continue
-            yield line
+            yield line if line.endswith(b"\n") else line + b"\n"
 
     def run(self) -> int:
         for line in self._lines():
@@ -128,28 +128,25 @@ class SessionProxy:
             try:
                 message = json.loads(line)
             except ValueError as exc:
-                self._error(None, f"Parse error: {exc}", _PARSE_ERROR)
+                error = {"code": _PARSE_ERROR, "message": f"Parse error: {exc}"}
+                self._write(json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode())
                 continue
-            if not isinstance(message, dict):
-                self._spawn(message)
-                continue
-            method, ident = message.get("method"), message.get("id")
+            method = message.get("method") if isinstance(message, dict) else None
+            ident = message.get("id") if isinstance(message, dict) else None
             if method == "initialize" and ident is not None:
-                self._initialize(message)
-            elif method == "notifications/initialized":
-                continue  # the proxy sends its own when it opens a session with the service
+                self._initialize(message, line)
+            elif method == "notifications/initialized" and self._init is not None:
+                self._send(line, None, None)
             elif method == "ping" and ident is not None:
-                self._write({"jsonrpc": "2.0", "id": ident, "result": {}})
+                self._reply(ident, {})
             elif method == "tools/list" and ident is not None and self._from_cache(message):
                 continue
             else:
-                self._spawn(message)
-        for thread in self._threads:
-            thread.join(DRAIN_SECONDS)
-        self.client.close_session()
+                self._send(line, ident, method)
+        self._close()
         return 0
 
-    # ------------------------------------------------------------------ the session
+    # ------------------------------------------------------------------ the connection
 
     def _slot(self, method: str, params: Any) -> str:
         if method == "initialize":
@@ -157,120 +154,146 @@ class SessionProxy:
             return f"initialize:{version}"
         return f"{method}:{self._client_name}"
 
-    def _initialize(self, message: dict[str, Any]) -> None:
+    def _initialize(self, message: dict[str, Any], line: bytes) -> None:
         params = message.get("params")
         info = params.get("clientInfo") if isinstance(params, dict) else None
         self._client_name = str(info.get("name")) if isinstance(info, dict) else None
         self._init = message
         cached = self.cache.get(self._slot("initialize", params))
-        if cached is not None:
-            self._write({"jsonrpc": "2.0", "id": message["id"], "result": cached})
-            log.info("answered initialize from the handshake cache while the service connects")
-            self._spawn(None)  # open the real session behind the cached answer
+        if cached is None:
+            self._send(line, message["id"], "initialize")  # the service answers it
             return
+        self._reply(message["id"], cached)
+        log.info("answered initialize from the handshake cache while the service connects")
         try:
-            result = self._open_session()
+            self._connected()  # opens the real session behind the cached answer
         except ServiceError as exc:
-            self._error(message["id"], str(exc))
-            return
-        self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
-
-    def _open_session(self) -> dict[str, Any]:
-        """An MCP session with the service (started if needed) opened with the client's own
-        ``initialize``; returns its result. Serialised: concurrent requests share one."""
-        with self._session_lock:
-            if self.client.session_id is not None and self._opened is not None:
-                return self._opened
-            assert self._init is not None
-            try:
-                ensure_service(self.settings)
-            except (UnsafeServiceDir, OSError) as exc:
-                raise ServiceUnavailable(f"cannot start the codeloci service: {exc}") from None
-            request = dict(self._init, id="codeloci-session")
-            result = self.client.call_raw(request)
-            self.client.protocol_version = str(result.get("protocolVersion") or "") or None
-            self.client.post({"jsonrpc": "2.0", "method": "notifications/initialized"}, _drop)
-            self.cache.put(self._slot("initialize", self._init.get("params")), result)
-            self._opened = result
-            return result
-
-    def _lose_session(self) -> None:
-        with self._session_lock:
-            self.client.session_id = None
-            self._opened = None
+            log.warning("codeloci service unavailable: %s", exc)
 
     def _from_cache(self, message: dict[str, Any]) -> bool:
-        cached = self.cache.get(self._slot("tools/list", message.get("params")))
+        cached = self.cache.get(self._slot("tools/list", None))
         if cached is None or message.get("params"):
             return False
-        self._write({"jsonrpc": "2.0", "id": message["id"], "result": cached})
+        self._reply(message["id"], cached)
         log.info("answered tools/list from the handshake cache")
-        # refresh the cache from the service's own answer, dropped
-        self._spawn(dict(message, id="codeloci-tools-list"))
+        refresh = dict(message, id=f"{_OWN}tools-{next(self._own)}")
+        self._send(json.dumps(refresh).encode() + b"\n", refresh["id"], "tools/list")
         return True
 
-    # ------------------------------------------------------------------ forwarding
+    def _connected(self) -> socket.socket:
+        """The live connection, or a new one (starting the service when none runs) opened
+        with the client's own ``initialize`` when the session had one."""
+        with self._state:
+            if self._sock is not None:
+                return self._sock
+            try:
+                paths = ensure_service(self.settings)
+            except (UnsafeServiceDir, OSError) as exc:
+                raise ServiceError(f"cannot start the codeloci service: {exc}") from None
+            sock = connect(paths)
+            try:
+                sock.sendall(hello_line(self.settings))
+            except OSError as exc:
+                sock.close()
+                raise ServiceError(f"the codeloci service closed the connection: {exc}") from None
+            if self._init is not None:
+                own = f"{_OWN}init-{next(self._own)}"
+                self._pending[own] = "initialize"
+                sock.sendall(json.dumps(dict(self._init, id=own)).encode() + b"\n")
+                initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+                sock.sendall(json.dumps(initialized).encode() + b"\n")
+            self._sock = sock
+            self._pump_thread = threading.Thread(target=self._pump, args=(sock,), daemon=True)
+            self._pump_thread.start()
+            return sock
 
-    def _spawn(self, message: Any) -> None:
-        self._threads = [t for t in self._threads if t.is_alive()]
-        thread = threading.Thread(target=self._forward, args=(message,), daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _relay(self, request: Any) -> Any:
-        internal = isinstance(request, dict) and str(request.get("id", "")).startswith("codeloci-")
-
-        def relay(message: Any) -> None:
-            if internal and isinstance(message, dict) and message.get("id") == request["id"]:
-                if request.get("method") == "tools/list" and "result" in message:
-                    slot = self._slot("tools/list", request.get("params"))
-                    self.cache.put(slot, message["result"])
-                return
-            if (
-                isinstance(request, dict)
-                and request.get("method") == "tools/list"
-                and isinstance(message, dict)
-                and message.get("id") == request.get("id")
-                and "result" in message
-                and not request.get("params")
-            ):
-                self.cache.put(self._slot("tools/list", None), message["result"])
-            self._write(message)
-
-        return relay
-
-    def _forward(self, message: Any) -> None:
-        ident = message.get("id") if isinstance(message, dict) else None
+    def _send(self, line: bytes, ident: Any, method: str | None) -> None:
+        """Send one client line, connecting first when needed. A line that could not be sent
+        is sent once more on a new connection (a dead peer read none of it)."""
         for attempt in (1, 2):
             try:
-                if self._init is None:
-                    if ident is not None:
-                        self._error(ident, "the session is not initialized: send initialize first")
-                    return
-                self._open_session()
-                if message is not None:
-                    self.client.post(message, self._relay(message))
-                return
-            except (ServiceUnavailable, SessionUnknown) as exc:
-                # nothing ran: open a new session (starting the service) and send it again
-                self._lose_session()
-                if attempt == 2:
-                    log.warning("codeloci service unavailable: %s", exc)
-                    self._failed(message, f"codeloci service unavailable: {exc}")
-            except ServiceLost as exc:
-                self._lose_session()
-                log.warning("lost the codeloci service: %s", exc)
-                self._failed(
-                    message,
-                    "the codeloci service stopped while handling this request, so it may or may "
-                    "not have taken effect; the next call starts the service again: check (e.g. "
-                    "memory_list) and call again",
-                )
-                return
+                sock = self._connected()
             except ServiceError as exc:
-                self._failed(message, str(exc))
+                if ident is not None and not str(ident).startswith(_OWN):
+                    self._fail(ident, method, f"codeloci service unavailable: {exc}")
                 return
+            if ident is not None and method is not None:
+                with self._state:
+                    self._pending[ident] = method
+            try:
+                sock.sendall(line)
+                return
+            except OSError as exc:
+                log.warning("lost the codeloci service: %s", exc)
+                with self._state:
+                    self._pending.pop(ident, None)
+                self._lost(sock)
+                if attempt == 2 and ident is not None and not str(ident).startswith(_OWN):
+                    self._fail(ident, method, LOST)
 
+    def _pump(self, sock: socket.socket) -> None:
+        """The service's lines to stdout until the connection ends."""
+        reader = sock.makefile("rb")
+        try:
+            for line in reader:
+                self._from_service(line)
+        except OSError as exc:
+            log.warning("lost the codeloci service: %s", exc)
+        finally:
+            self._lost(sock)
 
-def _drop(_message: Any) -> None:
-    return None
+    def _from_service(self, line: bytes) -> None:
+        if b'"id"' not in line or not self._pending:
+            self._write(line)
+            return
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self._write(line)
+            return
+        ident = message.get("id") if isinstance(message, dict) else None
+        if ident is None or "method" in message:
+            self._write(line)
+            return
+        with self._state:
+            method = self._pending.pop(ident, None)
+        result = message.get("result")
+        if method in ("initialize", "tools/list") and isinstance(result, dict):
+            params = self._init.get("params") if method == "initialize" and self._init else None
+            self.cache.put(self._slot(method, params), result)
+        if str(ident).startswith(_OWN):
+            return  # the proxy's own request: the client got its answer already
+        self._write(line)
+
+    def _lost(self, sock: socket.socket) -> None:
+        """The connection ended: forget it, and answer what it left unanswered."""
+        with self._state:
+            if self._sock is not sock:
+                return
+            self._sock = None
+            pending, self._pending = self._pending, {}
+        try:
+            sock.close()
+        except OSError:
+            pass
+        for ident, method in pending.items():
+            if not str(ident).startswith(_OWN):
+                self._fail(ident, method, LOST)
+
+    def _close(self) -> None:
+        """Input ended: the service sees the end of the session once the requests in flight
+        are answered (writes always finish), then the connection closes."""
+        sock, pump = self._sock, self._pump_thread
+        if sock is None or pump is None:
+            return
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self._pending and self._sock is sock and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        pump.join(5.0)
+        with self._state:
+            self._sock = None
+        sock.close()

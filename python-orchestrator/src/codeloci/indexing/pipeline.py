@@ -28,12 +28,15 @@ manifest record (ids, no content) per file. :class:`BatchGauge` counts this for 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -74,7 +77,7 @@ log = logging.getLogger(__name__)
 CHUNK_BATCH = 200
 #: Bytes of source per ``chunk`` call (a file larger than this goes alone): a reply, and what
 #: the run holds of it, is a small multiple of its source.
-CHUNK_BATCH_BYTES = 2 * 1024 * 1024
+CHUNK_BATCH_BYTES = 1024 * 1024
 #: Chunk results alive at once: the batch being written and the next one, chunked meanwhile.
 MAX_BATCHES_HELD = 2
 #: Chunks embedded per embedder call and per store update.
@@ -154,6 +157,25 @@ def _batches(work: list[str], entries: dict[str, FileEntry]) -> list[list[str]]:
     if batch:
         batches.append(batch)
     return batches
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cast(Callable[[int], int], ctypes.CDLL(None).malloc_trim)
+    except (OSError, AttributeError):
+        return None  # not glibc
+
+
+_TRIM = _malloc_trim()
+
+
+def _give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the OS once a batch is released: glibc keeps them
+    otherwise, and the process would stay at the high-water mark of its largest replies."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -396,6 +418,7 @@ class CodeIndex:
                         )
                         gauge.release(result)
                         del result
+                        _give_back_freed_memory()
                         state.files_chunked += files
                         notify(state)
         except BaseExceptionGroup as group:

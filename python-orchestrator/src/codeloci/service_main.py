@@ -111,33 +111,36 @@ class _Service:
         from mcp.server.runner import serve_loop
         from mcp.server.stdio import stdio_server
 
-        self.sessions += 1
         try:
             lines = _Lines(stream, b"")
             first = await lines.readline()
             if not first:
-                return  # a probe (is the service up?) connects and closes
+                return  # a probe (is the service up?) connects and closes: not activity
             try:
-                hello = json.loads(first or b"")
+                hello = json.loads(first)
                 settings = self.settings.with_session(hello[HELLO])
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("refused a connection without a valid hello line: %s", exc)
                 return
-            app = await AppContext.create(settings, self.core)
-            self.core.spawn(app.background)
-            async with stdio_server(stdin=lines, stdout=_Writer(stream)) as (read, write):  # type: ignore[arg-type]
-                await serve_loop(
-                    self.server,
-                    read,
-                    write,
-                    lifespan_state=app,
-                    init_options=self.server.create_initialization_options(),
-                )
+            self.sessions += 1
+            try:
+                app = await AppContext.create(settings, self.core)
+                self.core.spawn(app.background)
+                writer = _Writer(stream)
+                async with stdio_server(stdin=lines, stdout=writer) as (read, write):  # type: ignore[arg-type]
+                    await serve_loop(
+                        self.server,
+                        read,
+                        write,
+                        lifespan_state=app,
+                        init_options=self.server.create_initialization_options(),
+                    )
+            finally:
+                self.sessions -= 1
+                self.last = time.monotonic()
         except Exception:
             log.exception("a session ended with an error")
         finally:
-            self.sessions -= 1
-            self.last = time.monotonic()
             with suppress(Exception):
                 await stream.aclose()
 
@@ -203,8 +206,8 @@ def run_service(settings: Settings) -> int:
                     if service.idle_for() >= idle:
                         log.info("idle for %.0f s: stopping", idle)
                         break
-                await unix.aclose()
                 tg.cancel_scope.cancel()
+            await unix.aclose()
 
     try:
         anyio.run(main)

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +267,12 @@ def test_kill_9_of_the_service_mid_store_loses_no_acknowledged_write(
                 pid = service_pid(data)
                 assert pid is not None
                 os.kill(pid, signal.SIGKILL)
+                wait_until(lambda: service_pid(data) is None)  # dead between two stores
+            if n == 30:  # and once while a store may be running
+                pid = service_pid(data)
+                assert pid is not None
+                killer = threading.Timer(0.001, os.kill, (pid, signal.SIGKILL))
+                killer.start()
             result = session.call(
                 "memory_store", {"content": f"fact number {n}", "level": "PROJECT_CONTEXT"}
             )
@@ -281,7 +288,8 @@ def test_kill_9_of_the_service_mid_store_loses_no_acknowledged_write(
     ids = [m["id"] for m in listed["results"]]
     assert len(ids) == len(set(ids)), "a memory is stored twice"
     assert set(acknowledged) <= set(ids), "an acknowledged write was lost"
-    assert len(acknowledged) >= 39, (acknowledged, failed)  # at most the one in flight failed
+    # only a store the kill may have caught in flight fails (and says so)
+    assert len(acknowledged) >= 39, (acknowledged, failed)
 
 
 def test_kill_9_of_the_service_mid_index_then_index_again_converges(

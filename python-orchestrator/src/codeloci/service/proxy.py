@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import socket
 import threading
 import time
@@ -46,6 +47,13 @@ LOST = (
     "the codeloci service stopped while handling this request, so it may or may not have taken "
     "effect; the next call starts the service again: check (e.g. memory_list) and call again"
 )
+
+
+def _alive(sock: socket.socket) -> bool:
+    """Whether the service's end of ``sock`` is still open (a killed service's is not)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    return not poller.poll(0)
 
 
 class SessionProxy:
@@ -184,7 +192,7 @@ class SessionProxy:
         """The live connection, or a new one (starting the service when none runs) opened
         with the client's own ``initialize`` when the session had one."""
         with self._state:
-            if self._sock is not None:
+            if self._sock is not None and _alive(self._sock):
                 return self._sock
             try:
                 paths = ensure_service(self.settings)
@@ -202,6 +210,9 @@ class SessionProxy:
                 sock.sendall(json.dumps(dict(self._init, id=own)).encode() + b"\n")
                 initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
                 sock.sendall(json.dumps(initialized).encode() + b"\n")
+            if self._sock is not None:  # dead: its pump answers what it left unanswered
+                stale, self._sock = self._sock, None
+                self._orphans(stale)
             self._sock = sock
             self._pump_thread = threading.Thread(target=self._pump, args=(sock,), daemon=True)
             self._pump_thread.start()
@@ -271,7 +282,12 @@ class SessionProxy:
             if self._sock is not sock:
                 return
             self._sock = None
-            pending, self._pending = self._pending, {}
+        self._orphans(sock)
+
+    def _orphans(self, sock: socket.socket) -> None:
+        """Answer the requests a dead connection left unanswered (called with or without the
+        state lock held by the caller's thread; it takes none)."""
+        pending, self._pending = self._pending, {}
         try:
             sock.close()
         except OSError:

@@ -9,8 +9,9 @@ Protocol:
   and open the store. *In-process warm*: `--no-service` with its cache written (the anchor).
 - **RSS**: three sessions at once, each having stored a memory, searched memories and searched
   code (so the embedder and the store are loaded): the sum of VmRSS of every process involved
-  (sessions, the service, their `codeloci-ast` children), three `--no-service` servers against
-  one service plus three thin sessions.
+  (sessions, the service, their `codeloci-ast` children), three `--no-service` servers (each on
+  its own copy of the data directory: in-process, a second one cannot open the same store)
+  against one service plus three thin sessions.
 - **latency**: `memory_find` and `code_search` (lexical, this repository indexed) p50 over MCP
   from the SDK client, through a thin session and the service against in-process, same data,
   same queries, interleaved rounds.
@@ -135,7 +136,12 @@ async def _sessions(ctx: Context, data: Path, service: bool, rounds: int) -> tup
     async with AsyncExitStack() as stack:
         sessions = []
         for i in range(3):
-            args = product.serve_args(data, ctx.repo, "--session-id", f"bench-{i}", service=service)
+            own = data
+            if not service and i:  # in-process, each session needs a store of its own
+                own = data.with_name(f"{data.name}-{i}")
+                if not own.exists():
+                    shutil.copytree(data, own, ignore=shutil.ignore_patterns("*.lock", "service"))
+            args = product.serve_args(own, ctx.repo, "--session-id", f"bench-{i}", service=service)
             sessions.append(await stack.enter_async_context(product.mcp_session(product.codeloci_cmd(), args, env)))
         for i, s in enumerate(sessions):
             product.structured(

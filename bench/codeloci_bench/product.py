@@ -448,3 +448,69 @@ def percentile(values: list[float], q: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+# ------------------------------------------------------------------ stdio by hand
+
+HANDSHAKE_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+
+@dataclass
+class Handshake:
+    initialized_ms: float
+    listed_ms: float
+    tools: list[dict[str, Any]]
+    called_ms: float = 0.0  # the first `memory_list` answered, when asked for
+
+
+def stdio_handshake(cmd: list[str], cwd: Path, environ: dict[str, str], *, first_call: bool = False) -> Handshake:
+    """A fresh server process, JSON-RPC by hand over stdio (initialize, then
+    notifications/initialized and tools/list, and a `memory_list` call when `first_call`),
+    the clock from `Popen` to each answer line."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=environ, text=True
+    )
+    assert proc.stdin and proc.stdout
+
+    def send(message: dict[str, Any]) -> None:
+        assert proc.stdin
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+
+    def answer(ident: int) -> dict[str, Any]:
+        assert proc.stdout
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{cmd[0]} closed stdout before answering {ident}")
+            message = json.loads(line)
+            if message.get("id") == ident:
+                return message
+
+    try:
+        send(HANDSHAKE_INIT)
+        answer(1)
+        initialized = (time.perf_counter() - start) * 1000
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        tools = answer(2)["result"]["tools"]
+        done = Handshake(initialized, (time.perf_counter() - start) * 1000, tools)
+        if first_call:
+            send(
+                {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "memory_list", "arguments": {}}}
+            )
+            reply = answer(3)
+            if "error" in reply or reply.get("result", {}).get("isError"):
+                raise RuntimeError(f"memory_list failed: {reply}")
+            done.called_ms = (time.perf_counter() - start) * 1000
+    finally:
+        proc.stdin.close()
+        proc.terminate()
+        proc.wait(30)
+    return done

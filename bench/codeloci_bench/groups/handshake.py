@@ -21,9 +21,7 @@ results, same content.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,49 +31,10 @@ from ..model import Context, GroupResult, Row, Stat, Target
 NAME = "handshake"
 TITLE = "Handshake and tools/list size"
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
-}
-
 
 def _round(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, list[dict[str, Any]]]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env, text=True
-    )
-    assert proc.stdin and proc.stdout
-
-    def send(message: dict[str, Any]) -> None:
-        assert proc.stdin
-        proc.stdin.write(json.dumps(message) + "\n")
-        proc.stdin.flush()
-
-    def answer(ident: int) -> dict[str, Any]:
-        assert proc.stdout
-        while True:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{cmd[0]} closed stdout before answering {ident}")
-            message = json.loads(line)
-            if message.get("id") == ident:
-                return message
-
-    try:
-        send(INIT)
-        answer(1)
-        initialized = (time.perf_counter() - start) * 1000
-        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-        tools = answer(2)["result"]["tools"]
-        listed = (time.perf_counter() - start) * 1000
-    finally:
-        proc.stdin.close()
-        proc.terminate()
-        proc.wait(30)
-    return initialized, listed, tools
+    done = product.stdio_handshake(cmd, cwd, env)
+    return done.initialized_ms, done.listed_ms, done.tools
 
 
 def _size(tools: list[dict[str, Any]]) -> int:

@@ -19,7 +19,6 @@ Protocol:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -28,7 +27,6 @@ import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 from .. import product
 from ..model import Context, GroupResult, Row, Stat, Target
@@ -36,57 +34,13 @@ from ..model import Context, GroupResult, Row, Stat, Target
 NAME = "service"
 TITLE = "Many sessions, one service"
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
-}
 QUERIES = ["handshake cache", "score fusion", "RustBridge restart", "token budget", "retrieval gate"]
 
 
 def _handshake(cmd: list[str], cwd: Path, env: dict[str, str], first_call: bool = False) -> tuple[float, float]:
     """(ms to tools/list, ms to the first memory_list answer or 0)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env, text=True
-    )
-    assert proc.stdin and proc.stdout
-
-    def send(message: dict[str, Any]) -> None:
-        assert proc.stdin
-        proc.stdin.write(json.dumps(message) + "\n")
-        proc.stdin.flush()
-
-    def answer(ident: int) -> dict[str, Any]:
-        assert proc.stdout
-        while True:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"{cmd} closed stdout before answering {ident}")
-            message = json.loads(line)
-            if message.get("id") == ident:
-                return message
-
-    try:
-        send(INIT)
-        answer(1)
-        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-        answer(2)
-        listed = (time.perf_counter() - start) * 1000
-        called = 0.0
-        if first_call:
-            params = {"name": "memory_list", "arguments": {}}
-            send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params})
-            reply = answer(3)
-            if reply.get("result", {}).get("isError") or "error" in reply:
-                raise RuntimeError(f"memory_list failed: {reply}")
-            called = (time.perf_counter() - start) * 1000
-    finally:
-        proc.stdin.close()
-        proc.wait(60)
-    return listed, called
+    done = product.stdio_handshake(cmd, cwd, env, first_call=first_call)
+    return done.listed_ms, done.called_ms
 
 
 def _tree_rss(pid: int) -> float:
@@ -179,7 +133,6 @@ def run(ctx: Context) -> GroupResult:
         root = tmp / "repo"
         root.mkdir()
         (root / "a.py").write_text("def a():\n    return 1\n")
-        quiet = ["--no-index", "--no-watch"]
         # handshake: service cold (a new data directory per round), then warm, then in-process
         cold: list[tuple[float, float]] = []
         for i in range(rounds):

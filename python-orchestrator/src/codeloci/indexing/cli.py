@@ -152,14 +152,19 @@ def _index_via(client: ServiceClient, args: argparse.Namespace) -> int:
         return 1
     finally:
         client.close_session()
-    report = IndexResult.model_validate(result)
+    return _report(IndexResult.model_validate(result), result, as_json=args.json)
+
+
+def _report(report: IndexReport | IndexResult, data: dict[str, Any], *, as_json: bool) -> int:
+    """What ``codeloci index`` prints of a run: warnings, errors, the summary (stderr), and
+    the report as JSON (stdout) when asked."""
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for err in report.errors[:20]:
         print(f"error: {err['path']}: {err['error']}", file=sys.stderr)
     print(_summary(report), file=sys.stderr)
-    if args.json:
-        print(json.dumps(result, indent=2))
+    if as_json:
+        print(json.dumps(data, indent=2))
     return 0
 
 
@@ -197,14 +202,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"codeloci index: {exc}", file=sys.stderr)
         return 1
     bar.finish()
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    for err in report.errors[:20]:
-        print(f"error: {err['path']}: {err['error']}", file=sys.stderr)
-    print(_summary(report), file=sys.stderr)
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
-    return 0
+    return _report(report, report.as_dict(), as_json=args.json)
 
 
 def format_results(result: CodeSearchResult) -> str:

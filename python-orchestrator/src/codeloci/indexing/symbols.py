@@ -24,6 +24,7 @@ key of :func:`module_key` for files of the project.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import sqlite3
@@ -319,16 +320,40 @@ def parse_imports(text: str, path: str, language: str) -> list[tuple[str, str, s
 # ---------------------------------------------------------------------------- the table
 
 
-def _innermost(defs: Sequence[Definition], ids: Sequence[int], line: int) -> int | None:
-    """The id of the innermost definition whose lines contain ``line``."""
-    best: int | None = None
-    best_span = 1 << 60
-    for d, i in zip(defs, ids, strict=True):
-        if d["start_line"] <= line <= d["end_line"]:
-            span = d["end_line"] - d["start_line"]
-            if span <= best_span:
-                best, best_span = i, span
-    return best
+class _Innermost:
+    """The id of the innermost definition whose lines contain a line (the shortest; of equal
+    ones the later), for one file's definitions. Built once per file, so a reference costs a
+    bisection, not a pass over every definition (quadratic in a large file's size)."""
+
+    def __init__(self, defs: Sequence[Definition], ids: Sequence[int]) -> None:
+        # Elementary segments between definition boundaries, each painted once, innermost first.
+        self._bounds = sorted({d["start_line"] for d in defs} | {d["end_line"] + 1 for d in defs})
+        self._owner: list[int | None] = [None] * len(self._bounds)
+        skip = list(range(len(self._bounds) + 1))
+
+        def unpainted(i: int) -> int:
+            while skip[i] != i:
+                skip[i] = skip[skip[i]]
+                i = skip[i]
+            return i
+
+        order = sorted(
+            range(len(defs)), key=lambda k: (defs[k]["end_line"] - defs[k]["start_line"], -k)
+        )
+        for k in order:
+            start, end = defs[k]["start_line"], defs[k]["end_line"]
+            if end < start:
+                continue
+            stop = bisect.bisect_left(self._bounds, end + 1)
+            i = unpainted(bisect.bisect_left(self._bounds, start))
+            while i < stop:
+                self._owner[i] = ids[k]
+                skip[i] = i + 1
+                i = unpainted(i + 1)
+
+    def __call__(self, line: int) -> int | None:
+        i = bisect.bisect_right(self._bounds, line) - 1
+        return self._owner[i] if i >= 0 else None
 
 
 class SymbolTable:
@@ -442,6 +467,7 @@ class SymbolTable:
                 ),
             )
             ids.append(int(cur.lastrowid or 0))
+        innermost = _Innermost(defs, ids)
         con.executemany(
             "INSERT INTO refs(path, line, name, qualifier, call, caller) VALUES(?,?,?,?,?,?)",
             [
@@ -451,7 +477,7 @@ class SymbolTable:
                     r["name"],
                     r.get("qualifier"),
                     int(bool(r["call"])),
-                    _innermost(defs, ids, r["line"]),
+                    innermost(r["line"]),
                 )
                 for r in symbols["references"]
                 if r.get("qualifier") is not None or r["name"] not in _NOISE
@@ -459,12 +485,12 @@ class SymbolTable:
         )
         con.executemany(
             "INSERT INTO imports(path, line, local, module, name, scope) VALUES(?,?,?,?,?,?)",
-            list(self._import_rows(path, language, symbols["imports"], defs, ids)),
+            list(self._import_rows(path, language, symbols["imports"], innermost)),
         )
         scoped = {
             (b["name"], scope)
             for b in symbols.get("bindings", [])
-            if (scope := _innermost(defs, ids, b["line"])) is not None
+            if (scope := innermost(b["line"])) is not None
         }
         con.executemany(
             "INSERT INTO binds(path, name, scope) VALUES(?,?,?)",
@@ -476,11 +502,10 @@ class SymbolTable:
         path: str,
         language: str,
         imports: Sequence[ImportSite],
-        defs: Sequence[Definition],
-        ids: Sequence[int],
+        innermost: _Innermost,
     ) -> Iterator[tuple[str, int, str, str, str | None, int | None]]:
         for site in imports:
-            scope = _innermost(defs, ids, site["line"])
+            scope = innermost(site["line"])
             for local, module, name in parse_imports(site["text"], path, language):
                 yield (path, site["line"], local, module, name, scope)
 

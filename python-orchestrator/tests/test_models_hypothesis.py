@@ -42,6 +42,9 @@ SCHEMA_EXAMPLES = _OVERRIDE or max(30, 900 // len(SPECS))
 SETTINGS = settings(
     deadline=None,
     database=None,
+    # the same examples every run: a ratio bound over random examples (most generated inputs
+    # validate) must not pass or fail by luck in CI
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

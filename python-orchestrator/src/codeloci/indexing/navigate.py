@@ -31,6 +31,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal
@@ -67,6 +68,9 @@ MAX_DEPTH = 3
 MAX_RESULTS = 20
 #: Most edges (and, separately, ambiguous places) one answer lists.
 MAX_EDGES = 200
+#: Time one query spends resolving places; a name with thousands of uses is answered with
+#: what was resolved by then and ``truncated``.
+QUERY_SECONDS = 5.0
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Glob = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -135,7 +139,9 @@ class SymbolFindResult(BaseModel):
     external: list[str] = Field(
         default_factory=list, description="Callees outside the index (libraries, builtins)."
     )
-    truncated: bool = Field(default=False, description="More edges than MAX_EDGES.")
+    truncated: bool = Field(
+        default=False, description="More edges than listed, or places left unresolved."
+    )
     gate: GateInfo | None = Field(default=None, description="The retrieval gate's decision.")
 
 
@@ -288,6 +294,15 @@ class _Resolver:
         self._language: dict[str, str] = {}
         self._members: dict[tuple[int, str], list[DefRow]] = {}
         self._bound: dict[int, frozenset[str]] = {}
+        self._named: dict[str, list[DefRow]] = {}
+        self._by_name: dict[tuple[str, str, bool], _Resolved] = {}
+        self._modules: dict[str, _Module | None] = {}
+        self._by_type: dict[str, dict[str, list[DefRow]]] = {}
+        self._in_module: dict[tuple[tuple[str, ...], str], list[Target]] = {}
+        nav._refresh()  # once: the module maps stand for this whole query
+        #: when a query stops resolving more places (a very common name: `fmt`, `new`)
+        self.deadline = time.monotonic() + QUERY_SECONDS
+        self.cut = False
 
     # -------------------------------------------------------------- rows
 
@@ -332,6 +347,12 @@ class _Resolver:
             self._imports[path] = [ImportRow(*r) for r in rows]
         return self._imports[path]
 
+    def named(self, name: str) -> list[DefRow]:
+        """Every definition called ``name`` (a common one is asked for once per place)."""
+        if name not in self._named:
+            self._named[name] = self.defs_where("name = ?", (name,))
+        return self._named[name]
+
     def bound(self, scope: int) -> frozenset[str]:
         """Names definition ``scope`` binds locally (assigns, loops over, takes as parameter)."""
         if scope not in self._bound:
@@ -359,11 +380,21 @@ class _Resolver:
     # -------------------------------------------------------------- modules
 
     def module(self, key: str) -> _Module | None:
-        paths = self.nav.module_paths(key)
-        return _Module(tuple(paths)) if paths else None
+        if key not in self._modules:
+            paths = self.nav.module_paths(key, fresh=False)
+            self._modules[key] = _Module(tuple(paths)) if paths else None
+        return self._modules[key]
 
     def in_module(self, mod: _Module, name: str, depth: int = 0) -> list[Target]:
-        """``name`` as a module ``mod`` defines or re-exports it, or its submodule."""
+        """``name`` as a module ``mod`` defines or re-exports it, or its submodule (computed
+        once per query; a cycle of ``*`` imports ends at the answer in progress)."""
+        key = (mod.paths, name)
+        if key not in self._in_module:
+            self._in_module[key] = []
+            self._in_module[key] = self._in_module_uncached(mod, name, depth)
+        return self._in_module[key]
+
+    def _in_module_uncached(self, mod: _Module, name: str, depth: int) -> list[Target]:
         out: list[Target] = []
         for path in mod.paths:
             found = [d for d in self.top(path).get(name, []) if d.parent is None]
@@ -382,7 +413,7 @@ class _Resolver:
                         if star is not None:
                             out.extend(self.in_module(star, name, depth + 1))
         if not out:
-            keys = {self.nav.module_of(p) for p in mod.paths}
+            keys = {self.nav.module_of(p, fresh=False) for p in mod.paths}
             for key in keys:
                 sub = self.module(f"{key}.{name}" if key else name)
                 if sub is not None:
@@ -461,19 +492,26 @@ class _Resolver:
         if key in self._members:
             return self._members[key]
         self._members[key] = []  # cuts cycles of bases
-        found = self.defs_where("parent = ? AND name = ?", (cls.id, name))
+        found = [d for d in self.named(name) if d.parent == cls.id]
         if not found and cls.kind in ("impl", "trait", "struct", "enum"):
-            ty = _strip_generics(cls.name)
-            for d in self.defs_where("name = ?", (name,)):
-                owner = self.defn(d.parent)
-                if owner is not None and owner.kind in CLASS_KINDS:
-                    if _strip_generics(owner.name) == ty:
-                        found.append(d)
+            found = list(self.by_type(name).get(_strip_generics(cls.name), []))
         if not found and depth < MAX_CHASE:
             for base in self.bases(cls):
                 found.extend(self.members(base, name, depth + 1))
         self._members[key] = found
         return found
+
+    def by_type(self, name: str) -> dict[str, list[DefRow]]:
+        """The members called ``name`` by the type they belong to (generics stripped: every
+        ``impl`` of a type is one type)."""
+        if name not in self._by_type:
+            out: dict[str, list[DefRow]] = {}
+            for d in self.named(name):
+                owner = self.defn(d.parent)
+                if owner is not None and owner.kind in CLASS_KINDS:
+                    out.setdefault(_strip_generics(owner.name), []).append(d)
+            self._by_type[name] = out
+        return self._by_type[name]
 
     def bases(self, cls: DefRow) -> list[DefRow]:
         """The project's classes ``cls`` names as its bases."""
@@ -516,9 +554,12 @@ class _Resolver:
         that name when called; ambiguous when it has several, when (Python) built-in types
         have a method of that name too, or when it is not called (``x.name`` read: as likely
         an attribute of that name as the method)."""
+        key = (name, language, call)
+        if key in self._by_name:
+            return self._by_name[key]
         methods = [
             d
-            for d in self.nav.defs_named(name, self)
+            for d in self.named(name)
             if (owner := self.defn(d.parent)) is not None and owner.kind in CLASS_KINDS
         ]
         if (
@@ -526,8 +567,11 @@ class _Resolver:
             and len({_key(d) for d in methods}) == 1
             and not (language == "python" and name in _BUILTIN_METHODS)
         ):
-            return _Resolved(methods, "name")
-        return _Resolved(methods, "name", ambiguous=bool(methods))
+            got = _Resolved(methods, "name")
+        else:
+            got = _Resolved(methods, "name", ambiguous=bool(methods))
+        self._by_name[key] = got
+        return got
 
     def resolve(self, ref: RefRow) -> _Resolved:
         q = ref.qualifier
@@ -667,8 +711,11 @@ class Navigator:
         self._names = [r[0] for r in self.table.con.execute("SELECT DISTINCT lname FROM defs")]
         self._version = version
 
-    def module_paths(self, key: str) -> list[str]:
-        self._refresh()
+    def module_paths(self, key: str, *, fresh: bool = True) -> list[str]:
+        """Files of module ``key``; ``fresh=False`` trusts the maps of the last refresh (one
+        query's resolver refreshes once)."""
+        if fresh:
+            self._refresh()
         key = key.replace("/", ".").replace("::", ".").strip(".")
         if not key:
             return []
@@ -677,12 +724,13 @@ class Navigator:
             found = self._modules.get(key.split(".", 1)[1]) if "." in key else None
         return sorted(found or [])
 
-    def module_of(self, path: str) -> str:
-        self._refresh()
+    def module_of(self, path: str, *, fresh: bool = True) -> str:
+        if fresh:
+            self._refresh()
         return self._module_of.get(path, "")
 
     def defs_named(self, name: str, r: _Resolver) -> list[DefRow]:
-        return r.defs_where("name = ?", (name,))
+        return r.named(name)
 
     # -------------------------------------------------------------- definitions
 
@@ -696,7 +744,7 @@ class Navigator:
             if glob and not fnmatch.fnmatch(d.path, glob):
                 continue
             if len(parts) > 1:
-                full = [*self.module_of(d.path).split("."), *d.qname.split(".")]
+                full = [*self._module_of.get(d.path, "").split("."), *d.qname.split(".")]
                 want = parts[:-1]
                 have = full[: len(full) - 1]
                 if norm:
@@ -791,6 +839,9 @@ class Navigator:
         sure: list[tuple[RefRow, _Resolved]] = []
         maybe: list[tuple[RefRow, _Resolved]] = []
         for row in rows:
+            if time.monotonic() > r.deadline:
+                r.cut = True
+                break
             ref = RefRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
             res = r.resolve(ref)
             if not any(_key(d) == _key(target) for d in res.defs):
@@ -909,3 +960,4 @@ class Navigator:
                                 nxt.append(callee)
                 frontier = nxt
         out.external = external[:50]
+        out.truncated = out.truncated or r.cut

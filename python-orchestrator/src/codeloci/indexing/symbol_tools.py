@@ -103,7 +103,7 @@ def render_symbol_find(data: dict[str, Any]) -> str:
                 what = f"{caller} -> {e['callee']} ({e['callee_path']}:{e['callee_line']})"
             out.append(f"{'  ' * e['depth']}{e['path']}:{e['line']} {what}{use}")
     if data.get("truncated"):
-        out.append("(more edges left out)")
+        out.append("(incomplete: more edges, or a name too common to resolve every use of)")
     ambiguous = data.get("ambiguous", [])
     if ambiguous:
         out.append(f"ambiguous, not counted ({len(ambiguous)}):")
@@ -114,7 +114,7 @@ def render_symbol_find(data: dict[str, Any]) -> str:
                 + ", ".join(a["candidates"])
             )
         if len(ambiguous) > AMBIGUOUS_SHOWN:
-            out.append(f"  … {len(ambiguous) - AMBIGUOUS_SHOWN} more (structuredContent lists them)")
+            out.append(f"  … {len(ambiguous) - AMBIGUOUS_SHOWN} more (in structuredContent)")
     if data.get("external"):
         out.append("outside the index: " + ", ".join(data["external"]))
     return "\n".join(out)

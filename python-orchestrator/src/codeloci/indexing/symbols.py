@@ -80,6 +80,7 @@ CREATE INDEX IF NOT EXISTS refs_path ON refs(path);
 CREATE TABLE IF NOT EXISTS imports(
     path TEXT, line INTEGER, local TEXT, module TEXT, name TEXT, scope INTEGER);
 CREATE INDEX IF NOT EXISTS imports_path ON imports(path, local);
+CREATE INDEX IF NOT EXISTS imports_name ON imports(name);
 CREATE TABLE IF NOT EXISTS binds(path TEXT, name TEXT, scope INTEGER);
 CREATE INDEX IF NOT EXISTS binds_scope ON binds(scope, name);
 CREATE INDEX IF NOT EXISTS binds_path ON binds(path);

@@ -52,8 +52,7 @@ pub struct ParseArgs {
     pub root: Option<String>,
     /// Source text instead of a file (needs `language`).
     pub content: Option<String>,
-    /// python, rust, javascript, typescript, tsx, go, java, c, cpp, csharp, ruby, markdown or
-    /// text (default: from `path`).
+    /// A `scan` language name (default: from `path`).
     pub language: Option<String>,
 }
 
@@ -69,7 +68,7 @@ pub struct ChunkArgs {
     pub max_chunk_chars: Option<usize>,
     /// Secrets in `content` become `[REDACTED:kind]` (default true).
     pub redact_secrets: Option<bool>,
-    /// Also return `files[].symbols`: definitions, references, imports (default false).
+    /// Also return `files[].symbols` (definitions, references, imports).
     pub symbols: Option<bool>,
 }
 

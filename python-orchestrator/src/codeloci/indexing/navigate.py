@@ -90,7 +90,7 @@ class SymbolFindInput(_Strict):
     kind: Annotated[str, StringConstraints(max_length=20)] | None = None
     path: Glob | None = None
     refs: Literal["callers", "callees", "both"] | None = None
-    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] = 1
+    depth: Annotated[int, Field(ge=1, le=MAX_DEPTH)] | None = None  # None: 1
 
 
 class SymbolHit(BaseModel):
@@ -920,7 +920,7 @@ class Navigator:
         if args.refs in ("callers", "both"):
             frontier = list(targets)
             visited = {_key(d) for d in targets}
-            for depth in range(1, args.depth + 1):
+            for depth in range(1, (args.depth or 1) + 1):
                 nxt: list[DefRow] = []
                 for target in frontier:
                     sure, maybe = self.callers_of(target, r)
@@ -937,7 +937,7 @@ class Navigator:
         if args.refs in ("callees", "both"):
             frontier = list(targets)
             visited = {_key(d) for d in targets}
-            for depth in range(1, args.depth + 1):
+            for depth in range(1, (args.depth or 1) + 1):
                 nxt = []
                 for source in frontier:
                     for ref, res in self.callees_of(source, r):

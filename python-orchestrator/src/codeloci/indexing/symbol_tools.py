@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["register", "render_symbol_find"]
 
 DESCRIPTION = (
-    "Definitions by name, Class.method or mod::fn (exact, case/_-insensitive, then fuzzy); "
-    "refs adds callers (calls, callbacks, defaults) or callees to depth 3, via imports, "
-    "aliases, classes; ambiguous places listed."
+    "Definitions by name, Class.method or mod::fn (fuzzy ok); refs: their callers (incl. "
+    "callbacks) or callees, depth<=3."
 )
 
 #: Ambiguous places the text shows (a common method name can have hundreds).

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 DESCRIPTIONS = {
-    "index_repository": "Index the repository for code_search, incrementally. Lexical search "
-    "works on return; embeddings follow in the background.",
+    "index_repository": "Index the repository incrementally: lexical search works on return, "
+    "embeddings follow in the background.",
     "code_search": "Search this repository's code by meaning or identifier (embeddings + BM25): "
     "definitions with path, lines, symbol, signature, code; stale: changed since indexed.",
     "index_status": "Files, chunks, embedded and pending chunks of the index; last run, errors.",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from helpers import serve
 
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
@@ -18,7 +19,7 @@ from codeloci.indexing.service import IndexingService
 from codeloci.indexing.symbols import symbols_path
 from codeloci.indexing.watch import watch_repository
 
-from .conftest import open_service, write_files
+from .conftest import needs_shared_store, open_service, store_env, write_files
 
 pytestmark = pytest.mark.anyio
 
@@ -405,3 +406,28 @@ async def test_the_watcher_keeps_definitions_and_edges_current(
             (code / "jobs.py").unlink()
             await eventually({("app.py", 6, "main"), inner})
             stop.set()
+
+
+async def test_a_read_only_server_answers_from_the_table_and_writes_nothing(
+    code: Path, data_dir: Path, rust_server: list[str]
+) -> None:
+    needs_shared_store()  # two processes in turn on one store
+    env = store_env(data_dir)
+    async with serve(data_dir, code, rust_server, env=env) as srv:
+        await srv.ok("index_repository", {"wait_for_embedding": False})
+
+    def files() -> dict[str, tuple[int, int]]:
+        return {
+            str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(data_dir.rglob("*"))
+            if p.is_file() and p.name != "codeloci.lock"
+        }
+
+    before = files()
+    async with serve(data_dir, code, rust_server, "--read-only", env=env) as srv:
+        found = await srv.ok("symbol_find", {"query": "pkg.core.process", "refs": "callers"})
+    assert [(e["path"], e["line"]) for e in found["edges"]] == [
+        ("app.py", 6),
+        ("pkg/core.py", 29),
+    ]
+    assert files() == before

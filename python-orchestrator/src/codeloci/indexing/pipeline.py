@@ -220,7 +220,9 @@ class CodeIndex:
     def symbol_table(self, project: str) -> SymbolTable:
         """The project's symbol table, which every run keeps in step with the manifest."""
         if project not in self._symbols:
-            self._symbols[project] = SymbolTable(symbols_path(self.data_dir, project))
+            self._symbols[project] = SymbolTable(
+                symbols_path(self.data_dir, project), read_only=self.store.read_only
+            )
         return self._symbols[project]
 
     def rebuild_manifest_from_store(self, root: Path) -> Manifest:

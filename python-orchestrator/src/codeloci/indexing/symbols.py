@@ -361,10 +361,15 @@ class SymbolTable:
     """One project's symbol table. Thread-safe: one connection per thread, writes serialised
     by SQLite (WAL: readers never wait for a writer)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        #: A read-only server's table: read as an immutable file (no lock, no ``-shm`` file
+        #: created), or empty when there is none; never written.
+        self.read_only = read_only
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        if read_only:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._open_checked()
 
@@ -391,6 +396,15 @@ class SymbolTable:
 
     def _connect(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None and self.read_only:
+            if self.path.exists():
+                uri = f"{self.path.resolve().as_uri()}?immutable=1"
+                con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                con = sqlite3.connect(":memory:", check_same_thread=False)
+                con.executescript(_SCHEMA)
+            self._local.con = con
+            return con
         if con is None:
             con = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
@@ -411,6 +425,8 @@ class SymbolTable:
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise sqlite3.OperationalError(f"the symbol table {self.path} is open read-only")
         with self._write_lock:
             con = self.con
             try:

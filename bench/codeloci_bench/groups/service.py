@@ -213,5 +213,7 @@ def run(ctx: Context) -> GroupResult:
         TITLE,
         rows,
         intro="Sessions share one per-user service (codeloci.service); each figure against the same "
-        "server in-process (`--no-service`) in the same run.",
+        "server in-process (`--no-service`) in the same run. A call through the service crosses two "
+        "more processes (the session and the service), so on 2 shared cores what it adds grows with "
+        "the load: compare runs taken at a similar load average.",
     )

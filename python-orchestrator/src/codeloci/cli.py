@@ -314,6 +314,11 @@ def _check_store(settings: Settings, emb: object | None) -> _Check:
             read_only=True,
         )
     except StoreLockedError as exc:
+        from codeloci.service.paths import ServicePaths
+
+        service = ServicePaths.for_settings(settings).read_pid()
+        if service is not None and f"in use by process {service} " in str(exc):
+            return _Check("store", True, f"open in the codeloci service (pid {service})")
         return _Check("store", True, f"in use (fine if that is your running server): {exc}")
     except CollectionMissingError:
         # A fresh Qdrant server: reachable, nothing stored yet (the first writer creates it).

@@ -467,3 +467,19 @@ def test_a_service_running_other_code_is_replaced_by_the_next_start(
     assert "runs other code: replacing it" in again.stderr
     new = service_pid(data)
     assert new is not None and new != old
+
+
+def test_doctor_beside_a_session_reports_the_service_and_its_store(
+    tmp_path: Path, data: Path, rust_server: list[str]
+) -> None:
+    one = repo(tmp_path, "one", "x = 1\n")
+    session = Session(data, one, rust_server, "s")
+    try:
+        session.ok("memory_list", {})
+        pid = service_pid(data)
+        doctor = codeloci(data, one, rust_server, "doctor")
+    finally:
+        session.close()
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert f"[ok] service: running, pid {pid}" in doctor.stdout, doctor.stdout
+    assert f"[ok] store: open in the codeloci service (pid {pid})" in doctor.stdout, doctor.stdout

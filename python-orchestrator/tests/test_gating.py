@@ -130,11 +130,15 @@ async def test_indexed_symbol_is_never_gated_out_and_survives_restart(
 
 
 def test_every_searching_tool_is_gated_by_the_registry() -> None:
-    """A tool taking a query with ``force`` (GatedSearch) has its ToolSpec gated, so the server
-    asks the gate before its handler runs; no other tool is gated."""
+    """A tool taking a query with ``force`` (the gate's override: every GatedSearch, and
+    symbol_find, which publishes ``force`` alone of the gate's hints) has its ToolSpec gated,
+    so the server asks the gate before its handler runs; no other tool is gated."""
     from codeloci.models import GatedSearch
     from codeloci.server import build_registry
 
     for spec in build_registry():
-        searching = issubclass(spec.input_model, GatedSearch)
+        fields = spec.input_model.model_fields
+        searching = "query" in fields and "force" in fields
+        if issubclass(spec.input_model, GatedSearch):
+            assert searching, spec.name
         assert (spec.gated is not None) == searching, spec.name

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -113,23 +111,13 @@ def service_logs(data_dir: Path | None) -> list[Path]:
     return sorted(Path(data_dir).glob("service/*/service.log"))
 
 
-def stop_services(data_dir: Path, timeout: float = 30.0) -> None:
+def stop_services(data_dir: Path) -> None:
     """Stop the services of ``data_dir`` (SIGTERM) and wait until they are gone."""
-    for pid_file in Path(data_dir).glob("service/*/service.pid"):
-        try:
-            pid = int(pid_file.read_text().split()[0])
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError, IndexError):
-            continue
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
-            except (OSError, IndexError):
-                break
-            if state == "Z":
-                break
-            time.sleep(0.05)
+    from codeloci.service.client import stop_service
+    from codeloci.service.paths import ServicePaths
+
+    for directory in Path(data_dir).glob("service/*/"):
+        stop_service(ServicePaths(directory.resolve()))
 
 
 #: An MCP ``initialize`` request as a raw JSON-RPC message.

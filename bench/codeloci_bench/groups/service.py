@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from .. import product
 from ..model import Context, GroupResult, Row, Stat, Target
@@ -57,28 +57,21 @@ def _tree_rss(pid: int) -> float:
     return total
 
 
+def _paths(data: Path) -> Any:
+    from codeloci.config import Settings
+    from codeloci.service.paths import ServicePaths
+
+    return ServicePaths.for_settings(Settings(data_dir=data, project_root=data, rust_server=None))
+
+
 def _service_pid(data: Path) -> int | None:
-    pid_file = data / "service" / "embedded" / "service.pid"
-    try:
-        return int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+    return _paths(data).read_pid()
 
 
 def _stop_service(data: Path) -> None:
-    pid = _service_pid(data)
-    if pid is None:
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(600):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
+    from codeloci.service.client import stop_service
+
+    stop_service(_paths(data))
 
 
 async def _sessions(ctx: Context, data: Path, service: bool, rounds: int) -> tuple[float, list[float], list[float]]:

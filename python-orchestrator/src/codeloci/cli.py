@@ -384,7 +384,7 @@ def _cmd_repair(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from codeloci.service.cli import stop_service
+    from codeloci.service.client import stop_service
     from codeloci.service.paths import ServicePaths
 
     if stop_service(ServicePaths.for_settings(settings)):

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import time
 from collections import deque
 
 from codeloci.config import Settings
-from codeloci.service.client import service_running
+from codeloci.service.client import ServiceError, service_running, stop_service
 from codeloci.service.paths import ServicePaths
 
-__all__ = ["add_service_args", "cmd_service", "stop_service"]
-
-#: How long ``stop`` waits for the service to exit before it gives up.
-STOP_WAIT_SECONDS = 30.0
+__all__ = ["add_service_args", "cmd_service"]
 
 
 def add_service_args(parser: argparse.ArgumentParser) -> None:
@@ -27,34 +21,6 @@ def add_service_args(parser: argparse.ArgumentParser) -> None:
         "run: be the service (started for you when needed)",
     )
     parser.add_argument("-n", type=int, default=50, help="logs: how many lines (default 50)")
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def stop_service(paths: ServicePaths, wait: float = STOP_WAIT_SECONDS) -> bool:
-    """Ask the running service to stop (SIGTERM) and wait for its socket to close; False when
-    none was running."""
-    pid = paths.read_pid()
-    if pid is None or not service_running(paths):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    raise RuntimeError(f"the codeloci service (pid {pid}) did not stop within {wait:.0f} s")
 
 
 def cmd_service(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,7 +36,7 @@ def cmd_service(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "stop":
         try:
             stopped = stop_service(paths)
-        except (RuntimeError, PermissionError) as exc:
+        except (ServiceError, PermissionError) as exc:
             print(f"codeloci service stop: {exc}", file=sys.stderr)
             return 1
         print("stopped" if stopped else "not running")

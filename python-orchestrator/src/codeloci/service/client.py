@@ -47,6 +47,7 @@ __all__ = [
     "ensure_service",
     "hello_line",
     "service_running",
+    "stop_service",
 ]
 
 log = logging.getLogger(__name__)
@@ -200,20 +201,45 @@ def code_key(settings: Settings) -> str:
     return cache_key(False, settings.rust_server, "service")
 
 
-def _replace_stale(paths: ServicePaths, settings: Settings) -> None:
-    """Stop a running service built from other code; it finishes the requests in flight."""
-    key = paths.read_key()
-    pid = paths.read_pid()
-    if key is None or pid is None or key == code_key(settings):
-        return
-    log.info("the codeloci service (pid %d) runs other code: replacing it", pid)
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
     try:
-        os.kill(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + STOP_WAIT_SECONDS
-    while service_running(paths) and time.monotonic() < deadline:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stop_service(paths: ServicePaths, wait: float = STOP_WAIT_SECONDS) -> bool:
+    """Ask the running service to stop (SIGTERM: it finishes what it can and closes the store)
+    and wait until it is gone; False when none was running, :class:`ServiceError` when it is
+    still there after ``wait`` seconds."""
+    pid = paths.read_pid()
+    if pid is None or not service_running(paths):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
         time.sleep(0.05)
+    raise ServiceError(f"the codeloci service (pid {pid}) did not stop within {wait:.0f} s")
+
+
+def _replace_stale(paths: ServicePaths, settings: Settings) -> None:
+    """Stop a running service built from other code."""
+    key = paths.read_key()
+    if key is None or key == code_key(settings):
+        return
+    log.info("the codeloci service (pid %s) runs other code: replacing it", paths.read_pid())
+    try:
+        stop_service(paths)
+    except (ServiceError, PermissionError) as exc:
+        log.warning("%s", exc)
 
 
 def _rotate(path: os.PathLike[str] | str) -> None:

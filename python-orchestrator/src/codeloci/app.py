@@ -116,10 +116,6 @@ class Core:
                     await anyio.to_thread.run_sync(purge.purge_expired)
             return self._store
 
-    @property
-    def store_if_open(self) -> MemoryStore | None:
-        return self._store
-
     async def bridge(self, settings: Settings) -> RustBridge:
         """The ``codeloci-ast`` child confined to ``settings``' project root, started with its
         command and call deadline (one child per distinct root, command and deadline; started

@@ -61,6 +61,7 @@ from codeloci.tools import (
     error_result,
     format_validation_error,
     model_result,
+    progress_token,
     timeout_message,
 )
 
@@ -232,11 +233,6 @@ async def _app_of(ctx: ServerRequestContext[Any, Any]) -> AppContext:
     return app
 
 
-def _progress_token(ctx: ServerRequestContext[Any, Any]) -> Any:
-    meta: Any = ctx.meta or {}
-    return meta.get("progress_token", meta.get("progressToken"))
-
-
 class _Handlers:
     def __init__(self, registry: ToolRegistry) -> None:
         self.registry = registry
@@ -341,7 +337,7 @@ class _Handlers:
         ctx: ServerRequestContext[Any, Any],
     ) -> types.CallToolResult:
         callback = None
-        if _progress_token(ctx) is not None:
+        if progress_token(ctx) is not None:
 
             async def callback(progress: float, total: float | None, message: str | None) -> None:
                 await ctx.session.report_progress(progress, total, message)

@@ -28,6 +28,7 @@ __all__ = [
     "OVERSIZED_TOOL",
     "BoundedLines",
     "DirectStdout",
+    "oversized_call",
     "oversized_message",
     "stdin_binary",
     "stdout_binary",
@@ -85,7 +86,7 @@ class BoundedLines:
                         line.clear()
                 if newline >= 0:
                     if skipping is not None:
-                        replacement = self._replacement(skipping[1], skipping[0] - 1)
+                        replacement = oversized_call(skipping[1], skipping[0] - 1, self._max)
                         skipping = None
                         if replacement is not None:
                             yield replacement
@@ -95,17 +96,21 @@ class BoundedLines:
         if line and skipping is None:
             yield line.decode("utf-8", errors="replace")
 
-    def _replacement(self, head: bytes, size: int) -> str | None:
-        match = _ID.search(head)
-        if match is None:
-            return None
-        request = {
-            "jsonrpc": "2.0",
-            "id": json.loads(match.group(1)),
-            "method": "tools/call",
-            "params": {"name": OVERSIZED_TOOL, "arguments": {"bytes": size, "limit": self._max}},
-        }
-        return json.dumps(request) + "\n"
+
+def oversized_call(head: bytes, size: int, limit: int) -> str | None:
+    """What an oversized message of ``size`` bytes becomes: an :data:`OVERSIZED_TOOL` call with
+    the id found in its first bytes ``head`` (``None`` when it has none: a notification needs
+    no answer)."""
+    match = _ID.search(head[:_ID_WINDOW])
+    if match is None:
+        return None
+    request = {
+        "jsonrpc": "2.0",
+        "id": json.loads(match.group(1)),
+        "method": "tools/call",
+        "params": {"name": OVERSIZED_TOOL, "arguments": {"bytes": size, "limit": limit}},
+    }
+    return json.dumps(request) + "\n"
 
 
 def stdin_binary() -> BinaryIO:

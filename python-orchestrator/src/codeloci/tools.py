@@ -61,6 +61,7 @@ __all__ = [
     "error_result",
     "format_validation_error",
     "model_result",
+    "progress_token",
     "timeout_message",
 ]
 
@@ -221,6 +222,13 @@ class ToolRegistry:
             for s in self._specs.values()
             if not (read_only and s.writes)
         ]
+
+
+def progress_token(ctx: Any) -> Any:
+    """The progress token a tool call's request carries (``None``: the caller wants no
+    progress notifications)."""
+    meta: Any = getattr(ctx, "meta", None) or {}
+    return meta.get("progress_token", meta.get("progressToken"))
 
 
 def deadline_seconds(spec: ToolSpec, call_timeout: float) -> float | None:

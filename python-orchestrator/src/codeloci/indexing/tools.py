@@ -26,7 +26,7 @@ from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.progress import IndexProgress
 from codeloci.indexing.service import repository_root
 from codeloci.render import render_code_search
-from codeloci.tools import ToolError, ToolRegistry, ToolSpec
+from codeloci.tools import ToolError, ToolRegistry, ToolSpec, progress_token
 
 if TYPE_CHECKING:
     from codeloci.app import AppContext
@@ -56,11 +56,6 @@ def _root(app: AppContext, path: str | None) -> Path:
 PROGRESS_SECONDS = 0.5
 
 
-def _progress_token(ctx: Any) -> Any:
-    meta: Any = getattr(ctx, "meta", None) or {}
-    return meta.get("progress_token", meta.get("progressToken"))
-
-
 async def _index(app: AppContext, args: IndexInput, ctx: Any) -> IndexResult:
     service = await app.indexing()
     latest: list[IndexProgress] = []
@@ -84,7 +79,7 @@ async def _index(app: AppContext, args: IndexInput, ctx: Any) -> IndexResult:
     outcome: list[IndexReport | Exception] = []
     root = _root(app, args.path)
     async with anyio.create_task_group() as tg:
-        if _progress_token(ctx) is not None:
+        if progress_token(ctx) is not None:
             tg.start_soon(report_progress)
         try:
             outcome.append(

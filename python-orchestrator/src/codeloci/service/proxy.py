@@ -30,7 +30,7 @@ from codeloci.config import Settings
 from codeloci.handshake import HandshakeCache, cache_key
 from codeloci.service.client import ServiceError, connect, ensure_service, hello_line
 from codeloci.service.paths import UnsafeServiceDir
-from codeloci.stdio_limits import MAX_MESSAGE_BYTES, BoundedLines
+from codeloci.stdio_limits import MAX_MESSAGE_BYTES, oversized_call
 
 __all__ = ["SessionProxy"]
 
@@ -110,8 +110,7 @@ class SessionProxy:
 
     def _lines(self) -> Iterator[bytes]:
         """Complete lines of stdin, each at most ``max`` bytes (longer ones become the error
-        call :class:`BoundedLines` makes of them)."""
-        bounded = BoundedLines(self._in, self._max)
+        call :func:`oversized_call` makes of them, as in-process serving does)."""
         while True:
             line = self._in.readline(self._max + 1)
             if not line:
@@ -123,7 +122,7 @@ class SessionProxy:
                     size += len(more)
                     if not more or more.endswith(b"\n"):
                         break
-                replacement = bounded._replacement(head, size - 1)
+                replacement = oversized_call(head, size - 1, self._max)
                 if replacement is not None:
                     yield replacement.encode()
                 continue

@@ -21,7 +21,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from codeloci.bridge import BridgeError, RustBridge
 from codeloci.config import Settings, project_id_for
-from codeloci.embedder import Embedder, default_embedder
+from codeloci.embedder import Embedder, LazyEmbedder
+from codeloci.foreground import Foreground
 from codeloci.gate import Gate, SymbolVocabulary
 from codeloci.indexing.pipeline import IndexingError
 from codeloci.indexing.service import IndexingService
@@ -85,16 +85,17 @@ class Core:
         self._lock = anyio.Lock()
         self._bridge_lock = anyio.Lock()
         self._indexing_lock = anyio.Lock()
-        self._embedder_lock = anyio.Lock()
+        #: Searches in flight, which index runs and background embedding make way for.
+        self.foreground = Foreground()
 
     async def embedder(self) -> Embedder:
-        """The embedder, loaded on first need (in a worker thread)."""
-        async with self._embedder_lock:
-            if self._embedder is None:
-                s = self.settings
-                load = partial(default_embedder, threads=s.embed_threads, spin=s.embed_spin)
-                self._embedder = await anyio.to_thread.run_sync(load)
-            return self._embedder
+        """The embedder. Its model loads with the first text embedded (always in a worker
+        thread), so a process that never needs a dense vector, like a lexical index run, never
+        holds the model."""
+        if self._embedder is None:
+            s = self.settings
+            self._embedder = LazyEmbedder(threads=s.embed_threads, spin=s.embed_spin)
+        return self._embedder
 
     def _open(self, embedder: Embedder) -> MemoryStore:
         store = self._store_opener(self.settings, embedder)
@@ -156,7 +157,9 @@ class Core:
             if service is None or service.store is not store:
                 bridge = await self.bridge(settings)
                 embedder = await self.embedder()
-                service = IndexingService(store, embedder, bridge, self.settings.data_dir)
+                service = IndexingService(
+                    store, embedder, bridge, self.settings.data_dir, foreground=self.foreground
+                )
                 service.share(root, self.vocabulary(root))
                 self._indexing[root] = service
             return service

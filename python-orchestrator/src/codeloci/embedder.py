@@ -47,6 +47,7 @@ __all__ = [
     "REMEMBERED_TEXTS",
     "Embedder",
     "EmbedderError",
+    "LazyEmbedder",
     "MiniLMEmbedder",
     "default_embedder",
 ]
@@ -341,3 +342,28 @@ def default_embedder(*, threads: int | None = None, spin: bool | None = None) ->
             _default = MiniLMEmbedder(threads=threads, spin=spin)
             log.info("embedder %s loaded", MINILM_NAME)
         return _default
+
+
+class LazyEmbedder:
+    """The default embedder, loaded by the first :meth:`embed` (name and dimension are
+    known without it): a command that may never embed, like ``codeloci index --no-embed``,
+    neither waits for the model nor holds its memory."""
+
+    def __init__(self, *, threads: int | None = None, spin: bool | None = None) -> None:
+        self._threads = threads
+        self._spin = spin
+
+    @property
+    def name(self) -> str:
+        return MINILM_NAME
+
+    @property
+    def dim(self) -> int:
+        return MINILM_DIM
+
+    @property
+    def loaded(self) -> bool:
+        return _default is not None
+
+    def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        return default_embedder(threads=self._threads, spin=self._spin).embed(texts)

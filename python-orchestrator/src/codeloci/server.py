@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -304,9 +304,13 @@ class _Handlers:
             args = spec.input_model.model_validate(arguments)
         except ValidationError as exc:
             return error_result(format_validation_error(spec.name, exc))
+        # What does not write is what an agent waits on: background work makes way for it.
+        foreground = nullcontext() if spec.writes else app.core.foreground.call()
         try:
             text = text_results(app.settings.results, _client_name(ctx))
-            return model_result(await self._run(app, spec, args, ctx), spec.render, text_only=text)
+            with foreground:
+                result = await self._run(app, spec, args, ctx)
+            return model_result(result, spec.render, text_only=text)
         except (ToolError, MemoryRequestError, StoreError, BridgeError) as exc:
             return error_result(f"{spec.name} failed: {exc}")
         except Exception as exc:

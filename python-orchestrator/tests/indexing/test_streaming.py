@@ -114,3 +114,30 @@ async def test_a_file_larger_than_a_batch_goes_alone(
 
     assert report.errors == [] and report.added == 3
     assert [paths for paths, _, _ in recorder.calls] == [["a.py", "b.py"], ["big.py"]]
+
+
+async def test_an_index_run_makes_way_for_searches_and_still_finishes(
+    tmp_path: Path, data_dir: Path, rust_server: list[str], embedder: Embedder
+) -> None:
+    """While a search is in flight the run pauses at every file and store write (at most
+    max_pause each time), so it still finishes under a search that never ends; with none in
+    flight it never pauses."""
+    from codeloci.foreground import Foreground
+
+    repo = (tmp_path / "repo").resolve()
+    write_files(repo, {f"pkg/mod{n:02}.py": _module(n) for n in range(12)})
+    async with open_service(data_dir, [repo], rust_server, embedder) as service:
+        index = service.index
+        index.foreground = fg = Foreground(max_pause=0.01)
+        with fg.call():
+            with anyio.fail_after(300):
+                report = await index.index_repository(repo, embed=False)
+        assert report.added == 12 and report.errors == []
+        # 12 files and at least one store write each paused about max_pause.
+        assert fg.paused_seconds >= 13 * 0.01 * 0.8
+        assert_consistent(service.store, data_dir, repo)
+        paused = fg.paused_seconds
+        (repo / "pkg" / "mod00.py").write_text(_module(99))
+        report = await index.index_repository(repo, embed=True)
+        assert report.changed == 1 and report.embedded > 0
+        assert fg.paused_seconds == paused, "nothing in flight: no pause"

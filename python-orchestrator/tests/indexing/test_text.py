@@ -100,3 +100,43 @@ def test_other_styles_unchanged() -> None:
     ]
     with pytest.raises(ValueError):
         dense_text(PAYLOAD, "nope")
+
+
+def _model_document(payload: dict[str, Any]) -> tuple[list[int], list[float]]:
+    """The BM25 model's own document vector of the chunk's lexical text."""
+    from codeloci.indexing.text import _bm25
+
+    vector = _bm25().embed_document(lexical_text(payload))
+    pairs = sorted(zip(vector.indices, vector.values, strict=True))
+    return [int(i) for i, _ in pairs], [float(v) for _, v in pairs]
+
+
+def test_sparse_document_equals_the_model_on_real_code() -> None:
+    """sparse_document works the weights out from remembered per-word term ids; they must be
+    the model's own ``embed_document`` of lexical_text, or queries (embedded by the model)
+    would score against different vectors. Real code of this repository in two languages,
+    cut into 30-line chunks, with names that exercise stop words, abbreviations and camelCase."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    files = sorted((repo / "python-orchestrator" / "src" / "codeloci").rglob("*.py"))[:25]
+    files += sorted((repo / "rust-server" / "src").rglob("*.rs"))[:25]
+    names = [("parse_cfg", "Cfg.parse_cfg"), ("getHTTPServer", "a::b::getHTTPServer"), ("", "")]
+    checked = 0
+    for n, path in enumerate(files):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for start in range(0, len(lines), 30):
+            name, symbol = names[(n + start) % len(names)]
+            payload = {
+                "path": str(path.relative_to(repo)),
+                "symbol": symbol,
+                "name": name,
+                "content": "\n".join(lines[start : start + 30]),
+            }
+            want_ids, want_values = _model_document(payload)
+            got = sparse_document(payload)
+            assert got.indices == want_ids, path
+            assert got.values == pytest.approx(want_values, rel=1e-6), path
+            checked += 1
+    assert checked > 200
+    assert sparse_document({"content": "the a of"}).indices == []  # stop words only

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +142,27 @@ async def test_secrets_in_code_are_redacted_counted_and_never_stored(
         hits, _ = store.scroll(flt=None, limit=100)
         stored = json.dumps([h.payload for h in hits])
         assert aws not in stored and github not in stored and "upload_release" in stored
+
+
+def test_cli_index_no_embed_never_loads_the_model(
+    repo: Path, data_dir: Path, rust_server: list[str]
+) -> None:
+    """``codeloci index --no-embed`` makes the repository lexically searchable without ever
+    loading the embedding model (nor onnxruntime): no wait for it, none of its memory."""
+    needs_shared_store()
+    script = (
+        "import sys\n"
+        "from codeloci.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('onnxruntime' in sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, **store_env(data_dir)}
+    env["CODELOCI_RUST_SERVER"] = rust_server[0]
+    argv = ["index", str(repo), "--no-embed", "--no-service", "--data-dir", str(data_dir)]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 files (3 added" in done.stderr and ", 0 embedded," in done.stderr, done.stderr
+    assert done.stderr.rstrip().endswith("False"), done.stderr

@@ -260,3 +260,78 @@ def test_a_server_api_key_is_sent_and_a_missing_one_is_named(qdrant: QdrantTarge
         assert store.count() >= 0
     finally:
         store.close()
+
+
+PACKED_SPEC = CollectionSpec(
+    name="t",
+    embedder="test-embedder",
+    dim=DIM,
+    keyword_fields=("kind", "tags", "project"),
+    float_fields=("ts",),
+    filter_fields=("n",),
+)
+WIDE = {
+    "kind": "note",
+    "tags": ["a", "b"],
+    "project": "p",
+    "ts": 1.5,
+    "n": 3,
+    "content": 'déjà vu \u2603 "quoted"\n' * 20,
+    "source": {"path": "a/b.py", "start_line": 3, "symbol": None},
+    "list": [1, "two", None, 3.25],
+    "flag": True,
+    "nothing": None,
+    "big_int": 2**53 + 1,
+}
+
+
+def test_filter_fields_keep_filters_working_and_payloads_whole(backend: Backend) -> None:
+    """With ``filter_fields`` a backend may pack the other keys (the embedded store does): every
+    read still gives the payload back whole, field selection reaches packed keys, filters on
+    the filterable keys work, and a filter on a packed key is refused with the fix."""
+    store = open_backend(backend, PACKED_SPEC)
+    a, b = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+    store.upsert(
+        [
+            PointIn(a, unit(0), dict(WIDE), sparse=SparseVec([7], [1.0])),
+            PointIn(b, unit(1), {**WIDE, "kind": "other", "n": 4}, sparse=SparseVec([7], [0.5])),
+        ]
+    )
+    (got,) = store.get([a])
+    assert got.payload == WIDE
+    hits, _ = store.scroll(flt=Filter(must=(Match("n", 4),)), limit=10)
+    assert [h.id for h in hits] == [b] and hits[0].payload == {**WIDE, "kind": "other", "n": 4}
+    picked = store.query(Query(dense=unit(0), limit=1, fields=("kind", "content")))
+    assert picked[0].id == a
+    assert picked[0].payload["kind"] == "note" and picked[0].payload["content"] == WIDE["content"]
+    lexical = store.query(
+        Query(sparse=SparseVec([7], [1.0]), limit=2, flt=Filter(must=(Match("kind", "note"),)))
+    )
+    assert [h.id for h in lexical] == [a] and lexical[0].payload == WIDE
+    assert store.count(Filter(must=(Range("ts", gte=1.0), MatchAny("tags", ("b",))))) == 2
+    if backend[0] == "embedded":
+        (raw,) = store._shard.retrieve([uuid.UUID(a)], with_payload=True, with_vector=False)  # type: ignore[attr-defined]
+        assert set(raw.payload) == {"kind", "tags", "project", "ts", "n", "_packed"}
+        with pytest.raises(StoreError, match=r"'content'.*FILTER_FIELDS"):
+            store.count(Filter(must=(Match("content", "x"),)))
+    store.close()
+
+
+def test_payloads_written_before_packing_read_whole(tmp_path: Path) -> None:
+    """A store written without ``filter_fields`` (as before packing) and opened with them
+    serves its old points unchanged, beside packed new ones."""
+    from codeloci.store.embedded import EmbeddedStore
+
+    old = EmbeddedStore(tmp_path, SPEC)
+    a, b = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+    old.upsert([PointIn(a, unit(0), {**WIDE, "n": 1})])
+    old.close()
+    store = EmbeddedStore(tmp_path, PACKED_SPEC)
+    try:
+        store.upsert([PointIn(b, unit(1), {**WIDE, "n": 2})])
+        got = {h.id: h.payload for h in store.get([a, b])}
+        assert got == {a: {**WIDE, "n": 1}, b: {**WIDE, "n": 2}}
+        first = store.search(unit(0), limit=1, flt=Filter(must=(Match("n", 1),)))
+        assert [h.id for h in first] == [a]
+    finally:
+        store.close()

@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,7 +25,7 @@ import anyio
 from codeloci.bridge import RustBridge
 from codeloci.config import MAX_CALL_TIMEOUT_SECONDS as MAX_CALL_TIMEOUT
 from codeloci.config import Settings
-from codeloci.embedder import default_embedder
+from codeloci.embedder import LazyEmbedder
 from codeloci.indexing.models import LANGUAGES, CodeSearchInput, CodeSearchResult, IndexResult
 from codeloci.indexing.pipeline import IndexingError, IndexReport
 from codeloci.indexing.progress import IndexProgress
@@ -81,9 +80,7 @@ def _progress_line(params: dict[str, Any]) -> str:
 @asynccontextmanager
 async def _service(args: argparse.Namespace, root: Path) -> AsyncIterator[IndexingService]:
     settings = _settings(args, root)
-    embedder = await anyio.to_thread.run_sync(
-        partial(default_embedder, threads=settings.embed_threads, spin=settings.embed_spin)
-    )
+    embedder = LazyEmbedder(threads=settings.embed_threads, spin=settings.embed_spin)
     store = open_store(
         memory_collection_spec(embedder),
         data_dir=settings.data_dir,

@@ -46,6 +46,7 @@ from codeloci.ast_types import Chunk, ChunkResult, FileEntry
 from codeloci.bridge import RustBridge, ToolCallFailed
 from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
+from codeloci.foreground import Foreground
 from codeloci.indexing.manifest import FileRecord, Manifest, ManifestError, ManifestPaths
 from codeloci.indexing.points import (
     PAYLOAD_VERSION,
@@ -76,8 +77,11 @@ log = logging.getLogger(__name__)
 #: Paths per Rust ``chunk`` call (its limit is 1000; smaller batches give finer progress).
 CHUNK_BATCH = 200
 #: Bytes of source per ``chunk`` call (a file larger than this goes alone): a reply, and what
-#: the run holds of it, is a small multiple of its source.
-CHUNK_BATCH_BYTES = 1024 * 1024
+#: the run holds of it, is a small multiple of its source, and parsing it holds the GIL in one
+#: piece, which every concurrent search waits out.
+CHUNK_BATCH_BYTES = 256 * 1024
+#: Points per store write: the embedded engine holds the GIL for the whole of one write.
+UPSERT_BATCH = 128
 #: Chunk results alive at once: the batch being written and the next one, chunked meanwhile.
 MAX_BATCHES_HELD = 2
 #: Chunks embedded per embedder call and per store update.
@@ -188,7 +192,9 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 class CodeIndex:
     """Indexes repositories into ``store`` with the Rust server behind ``bridge``.
 
-    ``dense_style`` picks :func:`codeloci.indexing.text.dense_text`'s layout."""
+    ``dense_style`` picks :func:`codeloci.indexing.text.dense_text`'s layout; writing and
+    embedding make way for ``foreground`` calls (searches) at every file, store write and
+    embedding batch."""
 
     def __init__(
         self,
@@ -198,9 +204,11 @@ class CodeIndex:
         data_dir: Path,
         *,
         dense_style: str = "header",
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.foreground = foreground or Foreground()
         self.bridge = bridge
         self.data_dir = data_dir
         self.dense_style = dense_style
@@ -398,6 +406,7 @@ class CodeIndex:
         async def produce() -> None:
             async with send:
                 for batch in _batches(work, entries):
+                    await self.foreground.pause_async()  # its reply is parsed in one piece
                     start = time.monotonic()
                     try:
                         result = await self.bridge.chunk(
@@ -415,9 +424,13 @@ class CodeIndex:
                 tg.start_soon(produce)
                 async with receive:
                     async for files, result in receive:
-                        await anyio.to_thread.run_sync(
-                            self._write_batch, result, entries, known, new, report, state
-                        )
+                        # The symbol rows are written beside the points, in a thread of their
+                        # own: SQLite works without the GIL, so its time hides in the points'.
+                        async with anyio.create_task_group() as both:
+                            both.start_soon(self._write_symbols, project, result, report)
+                            await anyio.to_thread.run_sync(
+                                self._write_batch, result, entries, known, new, report, state
+                            )
                         gauge.release(result)
                         del result
                         _give_back_freed_memory()
@@ -475,7 +488,9 @@ class CodeIndex:
         start = time.monotonic()
         points: list[PointIn] = []
         records: dict[str, FileRecord] = {}
+        pause = self.foreground.pause
         for info in result["files"]:
+            pause()
             path = info["path"]
             chunks = by_file.get(path, [])
             scanned = entries.get(path)
@@ -517,12 +532,10 @@ class CodeIndex:
         _timed(report, "sparse", start)
 
         start = time.monotonic()
-        for i in range(0, len(points), 512):
-            self.store.upsert(points[i : i + 512])
+        for i in range(0, len(points), UPSERT_BATCH):
+            pause()
+            self.store.upsert(points[i : i + UPSERT_BATCH])
         _timed(report, "upsert", start)
-        start = time.monotonic()
-        self.symbol_table(project).update(result["files"])
-        _timed(report, "symbols", start)
         report.chunks_written += len(points)
         state.chunks += len(points)
 
@@ -548,6 +561,11 @@ class CodeIndex:
                         chunks=[],
                     )
         _timed(report, "delete", start)
+
+    async def _write_symbols(self, project: str, result: ChunkResult, report: IndexReport) -> None:
+        start = time.monotonic()
+        await anyio.to_thread.run_sync(self.symbol_table(project).update, result["files"])
+        _timed(report, "symbols", start)
 
     async def _symbols_in_step(self, root: Path, new: Manifest) -> None:
         """The symbol table lists exactly the manifest's files: rows of files it no longer
@@ -603,6 +621,7 @@ class CodeIndex:
         tiers = [waiting]
         tier = 0
         while stop is None or not stop.is_set():
+            self.foreground.pause()
             if ordered and (tier == 0 or self.recent.get(project) != since):
                 since = self.recent.get(project)
                 tiers, tier = embed_order(project, since), 0

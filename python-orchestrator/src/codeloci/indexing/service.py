@@ -15,6 +15,7 @@ import anyio.to_thread
 from codeloci.bridge import RustBridge
 from codeloci.config import git_toplevel, project_id_for
 from codeloci.embedder import Embedder
+from codeloci.foreground import Foreground
 from codeloci.gate import SymbolVocabulary
 from codeloci.indexing.manifest import ManifestError
 from codeloci.indexing.models import CodeSearchInput, CodeSearchResult, IndexStatusResult
@@ -80,11 +81,14 @@ class IndexingService:
         data_dir: Path,
         *,
         dense_style: str = "header",
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self._vocabularies: dict[str, SymbolVocabulary] = {}
-        self.index = CodeIndex(store, embedder, bridge, data_dir, dense_style=dense_style)
+        self.index = CodeIndex(
+            store, embedder, bridge, data_dir, dense_style=dense_style, foreground=foreground
+        )
         self.searcher = CodeSearcher(store, embedder)
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()

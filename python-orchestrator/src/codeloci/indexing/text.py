@@ -22,14 +22,16 @@ Every parameter here shapes the stored vectors: changing one needs a re-index to
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import qdrant_edge as qe
 
-from codeloci.identifiers import identifier_words, last_name
+from codeloci.identifiers import identifier_words, identifiers, last_name
 from codeloci.store import SparseVec
 
 __all__ = [
@@ -118,17 +120,25 @@ def _expanded(words: list[str]) -> list[str]:
     return [*words, *(ABBREVIATIONS[w] for w in words if w in ABBREVIATIONS)]
 
 
+def _lexical_pieces(payload: Mapping[str, Any]) -> tuple[list[str], ...]:
+    """The word lists BM25 indexes for a chunk: path, qualified name, the name's words again
+    (:data:`NAME_REPEAT` times); the code's words are added by the callers."""
+    name = _expanded(_lexical_words(_name(payload)))
+    return (
+        _lexical_words(str(payload.get("path") or "")),
+        _expanded(_lexical_words(str(payload.get("symbol") or ""))),
+        *([name] * NAME_REPEAT if name else []),
+    )
+
+
 def lexical_text(payload: Mapping[str, Any]) -> str:
     """The words BM25 indexes for a chunk: path, qualified name, the name's words again
     (:data:`NAME_REPEAT` times) and the code itself."""
-    name = _expanded(_lexical_words(_name(payload)))
-    pieces: Iterable[str] = (
-        " ".join(_lexical_words(str(payload.get("path") or ""))),
-        " ".join(_expanded(_lexical_words(str(payload.get("symbol") or "")))),
-        *([" ".join(name)] * NAME_REPEAT if name else []),
-        " ".join(_lexical_words(str(payload.get("content") or ""))),
+    pieces: Iterable[list[str]] = (
+        *_lexical_pieces(payload),
+        _lexical_words(str(payload.get("content") or "")),
     )
-    return " ".join(p for p in pieces if p)
+    return " ".join(" ".join(p) for p in pieces if p)
 
 
 def _sparse(vector: Any) -> SparseVec:
@@ -136,8 +146,33 @@ def _sparse(vector: Any) -> SparseVec:
     return SparseVec(indices=[int(i) for i, _ in pairs], values=[float(v) for _, v in pairs])
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_terms(word: str) -> tuple[int, ...]:
+    """The BM25 model's term ids for one word: none for a stop word, its stem's otherwise."""
+    return tuple(int(i) for i in _bm25().embed_query(word).indices)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _identifier_terms(identifier: str) -> tuple[int, ...]:
+    return tuple(t for w in _lexical_words(identifier) for t in _word_terms(w))
+
+
 def sparse_document(payload: Mapping[str, Any]) -> SparseVec:
-    return _sparse(_bm25().embed_document(lexical_text(payload)))
+    """BM25 document weights of :func:`lexical_text`, equal to the model's own
+    ``embed_document`` of it (a test holds them to it): the model tokenizes, stems and drops
+    stop words word by word, so each identifier's term ids are worked out once and remembered,
+    and only the term-frequency saturation is computed per chunk."""
+    terms = [t for piece in _lexical_pieces(payload) for w in piece for t in _word_terms(w)]
+    for identifier in identifiers(str(payload.get("content") or "")):
+        terms.extend(_identifier_terms(identifier))
+    if not terms:
+        return SparseVec(indices=[], values=[])
+    counts = sorted(Counter(terms).items())
+    norm = BM25_K * (1.0 - BM25_B + BM25_B * len(terms) / BM25_AVG_LEN)
+    scale = BM25_K + 1.0
+    return SparseVec(
+        indices=[t for t, _ in counts], values=[tf * scale / (tf + norm) for _, tf in counts]
+    )
 
 
 def sparse_query(query: str) -> SparseVec:

@@ -92,7 +92,12 @@ class StoreDamagedError(StoreError):
 @dataclass(frozen=True)
 class CollectionSpec:
     """What a collection holds. ``embedder``/``dim`` are recorded at creation and checked on
-    every open; ``keyword_fields`` and ``float_fields`` get payload indexes."""
+    every open; ``keyword_fields`` and ``float_fields`` get payload indexes.
+
+    ``filter_fields``: when given, the only payload keys a filter may name (the indexed ones
+    are always among them). A backend may then keep every other key in a compact form of its
+    own, which the embedded engine takes in far faster than a wide payload; reads give the
+    payload back whole either way. Empty: every key stays filterable."""
 
     name: str
     embedder: str
@@ -100,6 +105,13 @@ class CollectionSpec:
     keyword_fields: tuple[str, ...] = ()
     float_fields: tuple[str, ...] = ()
     sparse: bool = True
+    filter_fields: tuple[str, ...] = ()
+
+    def filterable(self) -> frozenset[str] | None:
+        """The keys filters may name, or None for any."""
+        if not self.filter_fields:
+            return None
+        return frozenset((*self.keyword_fields, *self.float_fields, *self.filter_fields))
 
     def metadata(self) -> dict[str, Any]:
         return {"embedder": self.embedder, "dim": self.dim, "format": 1}

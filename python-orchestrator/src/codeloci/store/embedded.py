@@ -73,16 +73,33 @@ def damaged(root: Path, detail: str) -> StoreDamagedError:
 
 
 class _Syntax(FilterSyntax):
+    """qdrant-edge's conditions; a key outside ``filterable`` (a packed one) is refused."""
+
+    def __init__(self, filterable: frozenset[str] | None) -> None:
+        self.filterable = filterable
+
+    def _key(self, key: str) -> str:
+        if self.filterable is not None and key not in self.filterable:
+            raise StoreError(
+                f"a filter names the payload key {key!r}, which this collection does not keep "
+                f"filterable (it is packed); filterable: {', '.join(sorted(self.filterable))}. "
+                "Add it to the collection's filter_fields (codeloci.memory.FILTER_FIELDS)"
+            )
+        return key
+
     def match(self, key: str, value: str | int | bool) -> Any:
-        return qe.FieldCondition(key, match=qe.MatchValue(value))
+        return qe.FieldCondition(self._key(key), match=qe.MatchValue(value))
 
     def match_any(self, key: str, values: list[str]) -> Any:
-        return qe.FieldCondition(key, match=qe.MatchAny(values))
+        return qe.FieldCondition(self._key(key), match=qe.MatchAny(values))
 
     def range(self, c: Range) -> Any:
-        return qe.FieldCondition(c.key, range=qe.RangeFloat(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
+        return qe.FieldCondition(
+            self._key(c.key), range=qe.RangeFloat(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt)
+        )
 
     def is_null(self, key: str) -> Any:
+        key = self._key(key)
         return qe.Filter(should=[qe.IsNullCondition(key), qe.IsEmptyCondition(key)])
 
     def has_id(self, ids: tuple[str, ...]) -> Any:
@@ -95,13 +112,50 @@ class _Syntax(FilterSyntax):
         return qe.Filter(must=must, should=should, must_not=not_)
 
 
-_filter = _Syntax().filter
+#: The payload key holding the packed keys (see :class:`_Packing`).
+PACKED = "_packed"
 
 
-def _payload(fields: tuple[str, ...] | None) -> Any:
-    """Which payload keys to read: converting a whole payload to Python costs more than the
-    search at 100k points, so searches name the keys they show."""
-    return True if fields is None else qe.PayloadSelector.Include(list(fields))
+class _Packing:
+    """A payload as the engine stores it: the filterable keys as themselves, every other key
+    in one JSON string under :data:`PACKED`. qdrant-edge converts a payload from Python key
+    by key, trying each value as a number before a string, which made a wide payload cost
+    several times the rest of a point's write; one string converts at once. Payloads written
+    before packing (no :data:`PACKED` key) read as they are."""
+
+    def __init__(self, filterable: frozenset[str] | None) -> None:
+        self.filterable = filterable
+
+    def pack(self, payload: dict[str, Any]) -> dict[str, Any]:
+        keep = self.filterable
+        if keep is None:
+            return payload
+        out = {k: v for k, v in payload.items() if k in keep}
+        rest = {k: v for k, v in payload.items() if k not in keep}
+        if rest:
+            out[PACKED] = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)
+        return out
+
+    def hit(self, point: Any) -> Hit:
+        hit = hit_of(point)
+        packed = hit.payload.pop(PACKED, None)
+        if isinstance(packed, str):
+            try:
+                hit.payload.update(json.loads(packed))
+            except ValueError as exc:
+                raise StoreError(f"point {hit.id} has an unreadable packed payload: {exc}") from exc
+        return hit
+
+    def selector(self, fields: tuple[str, ...] | None) -> Any:
+        """Which payload keys to read: converting a whole payload to Python costs more than
+        the search at 100k points, so searches name the keys they show; a packed key is read
+        with the rest of the pack."""
+        if fields is None:
+            return True
+        keys = list(fields)
+        if self.filterable is not None and any(k not in self.filterable for k in fields):
+            keys.append(PACKED)
+        return qe.PayloadSelector.Include(keys)
 
 
 def _vector(channel: Channel) -> Any:
@@ -109,17 +163,17 @@ def _vector(channel: Channel) -> Any:
     return qe.SparseVector(v.indices, v.values) if isinstance(v, SparseVec) else v
 
 
-def _request(channel: Channel, flt: Filter | None, with_payload: Any) -> Any:
+def _request(channel: Channel, flt: Filter | None, with_payload: Any, syntax: _Syntax) -> Any:
     """The engine request of one channel."""
     if isinstance(channel.vector, SparseVec):
         corpus = channel.idf_corpus
-        params = qe.SearchParams(idf=qe.IdfParams(corpus=_filter(corpus))) if corpus else None
+        params = qe.SearchParams(idf=qe.IdfParams(corpus=syntax.filter(corpus))) if corpus else None
     else:
         params = qe.SearchParams(exact=True) if channel.exact else qe.SearchParams(hnsw_ef=HNSW_EF)
     return qe.QueryRequest(
         limit=channel.limit,
         query=qe.Query.Nearest(_vector(channel), using=channel.using),
-        filter=_filter(flt),
+        filter=syntax.filter(flt),
         params=params,
         with_payload=with_payload,
     )
@@ -140,6 +194,8 @@ class EmbeddedStore(MemoryStore):
     def __init__(self, data_dir: Path, spec: CollectionSpec, *, read_only: bool = False) -> None:
         super().__init__(spec, read_only=read_only)
         self.root = data_dir / spec.name
+        self._syntax = _Syntax(spec.filterable())
+        self._packing = _Packing(spec.filterable())
         self._tmp: Path | None = None
         self._lock: DirLock | None = None
         self._shard: Any = None
@@ -254,7 +310,10 @@ class EmbeddedStore(MemoryStore):
         def sparse(v: SparseVec) -> Any:
             return qe.SparseVector(v.indices, v.values)
 
-        built = [qe.Point(uuid.UUID(p.id), named_vectors(p, sparse), p.payload) for p in points]
+        pack = self._packing.pack
+        built = [
+            qe.Point(uuid.UUID(p.id), named_vectors(p, sparse), pack(p.payload)) for p in points
+        ]
         self._run(qe.UpdateOperation.upsert_points(built))
 
     def _set_dense(self, pairs: Sequence[tuple[str, list[float]]]) -> None:
@@ -265,7 +324,7 @@ class EmbeddedStore(MemoryStore):
         self._run(qe.UpdateOperation.delete_points([uuid.UUID(i) for i in ids]))
 
     def _delete_where(self, flt: Filter) -> None:
-        self._run(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
+        self._run(qe.UpdateOperation.delete_points_by_filter(self._syntax.filter(flt)))
 
     def _optimize(self) -> bool:
         """qdrant-edge's optimizers: segments above its indexing threshold (about 10 MB of
@@ -279,18 +338,19 @@ class EmbeddedStore(MemoryStore):
             raise StoreError(f"optimizing the store failed: {exc}") from exc
 
     def _channel(self, channel: Channel, q: Query) -> list[Hit]:
-        request = _request(channel, q.flt, _payload(q.fields))
-        return [hit_of(p) for p in self._read("a search", lambda: self._shard.query(request))]
+        request = _request(channel, q.flt, self._packing.selector(q.fields), self._syntax)
+        points = self._read("a search", lambda: self._shard.query(request))
+        return [self._packing.hit(p) for p in points]
 
     def _channels(self, channels: Sequence[Channel], q: Query) -> list[list[tuple[str, float]]]:
-        batch = qe.QueryBatchRequest([_request(c, q.flt, False) for c in channels])
+        batch = qe.QueryBatchRequest([_request(c, q.flt, False, self._syntax) for c in channels])
         answers = self._read("a search", lambda: self._shard.query_batch(batch))
         return [[(str(p.id), float(p.score)) for p in points] for points in answers]
 
     def _fused(self, channels: Sequence[Channel], q: Query) -> list[Hit]:
         prefetches = []
         for c in channels:
-            r = _request(c, q.flt, False)
+            r = _request(c, q.flt, False, self._syntax)
             prefetches.append(
                 qe.Prefetch(limit=c.limit, query=r.query, filter=r.filter, params=r.params)
             )
@@ -300,17 +360,22 @@ class EmbeddedStore(MemoryStore):
             else qe.Fusion.Rrf(k=q.fusion.k, weights=list(q.fusion.weights))
         )
         request = qe.QueryRequest(
-            limit=q.limit, prefetches=prefetches, query=method, with_payload=_payload(q.fields)
+            limit=q.limit,
+            prefetches=prefetches,
+            query=method,
+            with_payload=self._packing.selector(q.fields),
         )
-        return [hit_of(p) for p in self._read("a search", lambda: self._shard.query(request))]
+        points = self._read("a search", lambda: self._shard.query(request))
+        return [self._packing.hit(p) for p in points]
 
     def _retrieve(self, ids: list[str], fields: tuple[str, ...] | None) -> list[Hit]:
         keys = [uuid.UUID(i) for i in ids]
+        selector = self._packing.selector(fields)
         records = self._read(
             "a lookup by id",
-            lambda: self._shard.retrieve(keys, with_payload=_payload(fields), with_vector=False),
+            lambda: self._shard.retrieve(keys, with_payload=selector, with_vector=False),
         )
-        return [hit_of(r) for r in records]
+        return [self._packing.hit(r) for r in records]
 
     def scroll(
         self, *, flt: Filter | None, limit: int, offset: str | None = None
@@ -318,14 +383,15 @@ class EmbeddedStore(MemoryStore):
         request = qe.ScrollRequest(
             offset=uuid.UUID(offset) if offset else None,
             limit=limit,
-            filter=_filter(flt),
+            filter=self._syntax.filter(flt),
             with_payload=True,
         )
         records, next_offset = self._read("a scroll", lambda: self._shard.scroll(request))
-        return [hit_of(r) for r in records], (str(next_offset) if next_offset is not None else None)
+        after = str(next_offset) if next_offset is not None else None
+        return [self._packing.hit(r) for r in records], after
 
     def count(self, flt: Filter | None = None) -> int:
-        request = qe.CountRequest(exact=True, filter=_filter(flt))
+        request = qe.CountRequest(exact=True, filter=self._syntax.filter(flt))
         return int(self._read("a count", lambda: self._shard.count(request)))
 
     def close(self) -> None:

@@ -87,10 +87,10 @@ MAX_DELETE = 10_000
 
 KEYWORD_FIELDS = ("context_level", "project", "kind", "path", "session_id", "tags")
 FLOAT_FIELDS = ("expires_at_ts", "updated_at_ts")
-#: Payload keys filtered on without an index (code chunks: ``chunk_index`` counts files,
-#: ``redaction_count`` finds chunks with secrets). Filters may name only these and the indexed
-#: ones: the embedded store packs every other key (see :class:`CollectionSpec`).
-FILTER_FIELDS = ("chunk_index", "redaction_count")
+#: Code chunks' integer keys that filters name: ``chunk_index`` 0 counts a project's files on
+#: every search's index state, ``redaction_count`` finds chunks with secrets. Filters name only
+#: indexed keys: the embedded store packs every other key (see :class:`CollectionSpec`).
+INTEGER_FIELDS = ("chunk_index", "redaction_count")
 
 
 class MemoryRequestError(ValueError):
@@ -105,7 +105,8 @@ def memory_collection_spec(embedder: Embedder) -> CollectionSpec:
         keyword_fields=KEYWORD_FIELDS,
         float_fields=FLOAT_FIELDS,
         sparse=True,
-        filter_fields=FILTER_FIELDS,
+        integer_fields=INTEGER_FIELDS,
+        packed=True,
     )
 
 

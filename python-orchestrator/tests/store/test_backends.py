@@ -268,7 +268,8 @@ PACKED_SPEC = CollectionSpec(
     dim=DIM,
     keyword_fields=("kind", "tags", "project"),
     float_fields=("ts",),
-    filter_fields=("n",),
+    integer_fields=("n",),
+    packed=True,
 )
 WIDE = {
     "kind": "note",
@@ -285,8 +286,8 @@ WIDE = {
 }
 
 
-def test_filter_fields_keep_filters_working_and_payloads_whole(backend: Backend) -> None:
-    """With ``filter_fields`` a backend may pack the other keys (the embedded store does): every
+def test_packed_payloads_keep_filters_working_and_read_whole(backend: Backend) -> None:
+    """A ``packed`` spec lets a backend pack the unindexed keys (the embedded store does): every
     read still gives the payload back whole, field selection reaches packed keys, filters on
     the filterable keys work, and a filter on a packed key is refused with the fix."""
     store = open_backend(backend, PACKED_SPEC)
@@ -312,14 +313,14 @@ def test_filter_fields_keep_filters_working_and_payloads_whole(backend: Backend)
     if backend[0] == "embedded":
         (raw,) = store._shard.retrieve([uuid.UUID(a)], with_payload=True, with_vector=False)  # type: ignore[attr-defined]
         assert set(raw.payload) == {"kind", "tags", "project", "ts", "n", "_packed"}
-        with pytest.raises(StoreError, match=r"'content'.*FILTER_FIELDS"):
+        with pytest.raises(StoreError, match=r"'content'.*INTEGER_FIELDS"):
             store.count(Filter(must=(Match("content", "x"),)))
     store.close()
 
 
 def test_payloads_written_before_packing_read_whole(tmp_path: Path) -> None:
-    """A store written without ``filter_fields`` (as before packing) and opened with them
-    serves its old points unchanged, beside packed new ones."""
+    """A store written before packing (and before the ``n`` index) and opened with a packed
+    spec gains the index and serves its old points unchanged, beside packed new ones."""
     from codeloci.store.embedded import EmbeddedStore
 
     old = EmbeddedStore(tmp_path, SPEC)
@@ -328,6 +329,7 @@ def test_payloads_written_before_packing_read_whole(tmp_path: Path) -> None:
     old.close()
     store = EmbeddedStore(tmp_path, PACKED_SPEC)
     try:
+        assert "n" in store._shard.info().payload_schema
         store.upsert([PointIn(b, unit(1), {**WIDE, "n": 2})])
         got = {h.id: h.payload for h in store.get([a, b])}
         assert got == {a: {**WIDE, "n": 1}, b: {**WIDE, "n": 2}}

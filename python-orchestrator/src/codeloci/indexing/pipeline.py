@@ -79,7 +79,7 @@ CHUNK_BATCH = 200
 #: Bytes of source per ``chunk`` call (a file larger than this goes alone): a reply, and what
 #: the run holds of it, is a small multiple of its source, and parsing it holds the GIL in one
 #: piece, which every concurrent search waits out.
-CHUNK_BATCH_BYTES = 256 * 1024
+CHUNK_BATCH_BYTES = 512 * 1024
 #: Points per store write: the embedded engine holds the GIL for the whole of one write.
 UPSERT_BATCH = 128
 #: Chunk results alive at once: the batch being written and the next one, chunked meanwhile.

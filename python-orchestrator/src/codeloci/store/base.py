@@ -92,12 +92,13 @@ class StoreDamagedError(StoreError):
 @dataclass(frozen=True)
 class CollectionSpec:
     """What a collection holds. ``embedder``/``dim`` are recorded at creation and checked on
-    every open; ``keyword_fields`` and ``float_fields`` get payload indexes.
+    every open; ``keyword_fields``, ``float_fields`` and ``integer_fields`` get payload indexes
+    (created on open when an older store lacks one).
 
-    ``filter_fields``: when given, the only payload keys a filter may name (the indexed ones
-    are always among them). A backend may then keep every other key in a compact form of its
-    own, which the embedded engine takes in far faster than a wide payload; reads give the
-    payload back whole either way. Empty: every key stays filterable."""
+    ``packed``: filters name only the indexed keys and ``filter_fields``, so a backend may keep
+    every other key in a compact form of its own, which the embedded engine takes in far faster
+    than a wide payload; reads give the payload back whole either way. Not packed: every key
+    stays filterable."""
 
     name: str
     embedder: str
@@ -105,13 +106,23 @@ class CollectionSpec:
     keyword_fields: tuple[str, ...] = ()
     float_fields: tuple[str, ...] = ()
     sparse: bool = True
+    integer_fields: tuple[str, ...] = ()
     filter_fields: tuple[str, ...] = ()
+    packed: bool = False
+
+    def indexes(self) -> list[tuple[str, str]]:
+        """(key, type) of every payload index: ``keyword``, ``float`` or ``integer``."""
+        return [
+            *((k, "keyword") for k in self.keyword_fields),
+            *((k, "float") for k in self.float_fields),
+            *((k, "integer") for k in self.integer_fields),
+        ]
 
     def filterable(self) -> frozenset[str] | None:
         """The keys filters may name, or None for any."""
-        if not self.filter_fields:
+        if not self.packed:
             return None
-        return frozenset((*self.keyword_fields, *self.float_fields, *self.filter_fields))
+        return frozenset((*(k for k, _ in self.indexes()), *self.filter_fields))
 
     def metadata(self) -> dict[str, Any]:
         return {"embedder": self.embedder, "dim": self.dim, "format": 1}
@@ -360,17 +371,22 @@ class MemoryStore(abc.ABC):
         self.generation = 0
         #: Bumped only by writes that add or remove points (not by dense vectors filled in).
         self.membership = 0
-        # repr(idf scope) -> (membership, monotonic time, whether the scope must be applied)
-        self._idf_needed: dict[str, tuple[int, float, bool]] = {}
+        #: Bumped only by writes that remove points.
+        self.removals = 0
+        # repr(idf scope) -> (membership, removals, monotonic time, whether the scope must be
+        # applied)
+        self._idf_needed: dict[str, tuple[int, int, float, bool]] = {}
 
     def _writable(self, action: str) -> None:
         if self.read_only:
             raise ReadOnlyStoreError(f"cannot {action}: the store is open read-only")
 
-    def _wrote(self, *, points: bool = True) -> None:
+    def _wrote(self, *, points: bool = True, removed: bool = False) -> None:
         self.generation += 1
         if points:
             self.membership += 1
+        if removed:
+            self.removals += 1
 
     @property
     @abc.abstractmethod
@@ -410,13 +426,13 @@ class MemoryStore(abc.ABC):
         if ids:
             with self.write_lock:
                 self._delete_ids(list(ids))
-                self._wrote()
+                self._wrote(removed=True)
 
     def delete_where(self, flt: Filter) -> None:
         self._writable("delete points")
         with self.write_lock:
             self._delete_where(flt)
-            self._wrote()
+            self._wrote(removed=True)
 
     def optimize(self) -> bool:
         """Build search indexes (HNSW) for what has been written; blocking. Returns whether
@@ -475,23 +491,25 @@ class MemoryStore(abc.ABC):
         give the same scores (every point with a sparse vector is inside the scope, i.e. one
         project is indexed in this collection), which saves the engine a filtered count per
         query term. Global statistics keep counting deleted points until their segment is
-        vacuumed, a small drift accepted for the speed. Checked with two counts, cached until
-        points are added or removed through this object (at most IDF_SCOPE_CACHE_SECONDS)."""
+        vacuumed, a small drift accepted for the speed. Checked with two counts, cached at most
+        IDF_SCOPE_CACHE_SECONDS, and only while no point was added or removed through this
+        object; except that "needed" outlives additions, which an index run makes many times a
+        second: points added can only keep another project in the collection."""
         key = repr(scope)
         now = time.monotonic()
         cached = self._idf_needed.get(key)
         if (
             cached is not None
-            and cached[0] == self.membership
-            and now - cached[1] < IDF_SCOPE_CACHE_SECONDS
+            and now - cached[2] < IDF_SCOPE_CACHE_SECONDS
+            and (cached[0] == self.membership or (cached[3] and cached[1] == self.removals))
         ):
-            needed = cached[2]
+            needed = cached[3]
         else:
-            membership = self.membership
+            membership, removals = self.membership, self.removals
             total = self.count(with_vector(None, SPARSE_VECTOR, True))
             inside = self.count(with_vector(scope, SPARSE_VECTOR, True))
             needed = inside != total
-            self._idf_needed[key] = (membership, now, needed)
+            self._idf_needed[key] = (membership, removals, now, needed)
         return scope if needed else None
 
     @abc.abstractmethod

@@ -83,7 +83,8 @@ class _Syntax(FilterSyntax):
             raise StoreError(
                 f"a filter names the payload key {key!r}, which this collection does not keep "
                 f"filterable (it is packed); filterable: {', '.join(sorted(self.filterable))}. "
-                "Add it to the collection's filter_fields (codeloci.memory.FILTER_FIELDS)"
+                "Index it: add it to the collection's indexed fields "
+                "(codeloci.memory: KEYWORD_FIELDS, FLOAT_FIELDS, INTEGER_FIELDS)"
             )
         return key
 
@@ -217,8 +218,11 @@ class EmbeddedStore(MemoryStore):
                     spec.check(read_metadata(self.root), f"the store at {self.root}")
                 try:
                     self._shard = qe.EdgeShard.load(str(shard_path))
+                    existing = frozenset(self._shard.info().payload_schema)
                 except Exception as exc:
                     raise damaged(self.root, f"the engine cannot load it: {exc}") from exc
+                if not read_only:
+                    self._create_indexes(existing)
             else:
                 self._shard = qe.EdgeShard.create(str(shard_path), self._config())
                 self._create_indexes()
@@ -265,15 +269,19 @@ class EmbeddedStore(MemoryStore):
             payload_memory=qe.Memory.Cached,
         )
 
-    def _create_indexes(self) -> None:
-        for name in self.spec.keyword_fields:
-            self._shard.update(
-                qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
-            )
-        for name in self.spec.float_fields:
-            self._shard.update(
-                qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Float)
-            )
+    def _create_indexes(self, existing: frozenset[str] = frozenset()) -> None:
+        """The spec's payload indexes that ``existing`` lacks (a store made by an older
+        codeloci gains them at its first writable open, once)."""
+        types = {
+            "keyword": qe.PayloadSchemaType.Keyword,
+            "float": qe.PayloadSchemaType.Float,
+            "integer": qe.PayloadSchemaType.Integer,
+        }
+        for name, kind in self.spec.indexes():
+            if name not in existing:
+                if existing:
+                    log.info("%s: indexing the payload key %r (once)", self.root, name)
+                self._shard.update(qe.UpdateOperation.create_field_index(name, types[kind]))
 
     def _release(self) -> None:
         if self._lock is not None:

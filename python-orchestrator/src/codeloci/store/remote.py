@@ -136,6 +136,8 @@ class RemoteStore(MemoryStore):
         spec.check(
             dict(info.config.metadata or {}), f"collection {self.collection!r} on {location}"
         )
+        if not read_only:
+            self._create_indexes(frozenset(info.payload_schema or {}))
 
     def _create(self) -> None:
         spec, client = self.spec, self._client
@@ -153,17 +155,23 @@ class RemoteStore(MemoryStore):
             ),
             metadata=spec.metadata(),
         )
-        for names, schema in (
-            (spec.keyword_fields, qm.PayloadSchemaType.KEYWORD),
-            (spec.float_fields, qm.PayloadSchemaType.FLOAT),
-        ):
-            for name in names:
+
+    def _create_indexes(self, existing: frozenset[str]) -> None:
+        """The spec's payload indexes that ``existing`` lacks (a collection made by an older
+        codeloci gains them at its first writable open, once)."""
+        types = {
+            "keyword": qm.PayloadSchemaType.KEYWORD,
+            "float": qm.PayloadSchemaType.FLOAT,
+            "integer": qm.PayloadSchemaType.INTEGER,
+        }
+        for name, kind in self.spec.indexes():
+            if name not in existing:
                 self._call(
                     "index a payload field",
-                    client.create_payload_index,
+                    self._client.create_payload_index,
                     self.collection,
                     name,
-                    schema,
+                    types[kind],
                     wait=True,
                 )
 

@@ -16,8 +16,8 @@ Protocol (see bench/README.md, "The orchestrator groups"):
   `python-orchestrator/src`, and optionally its codeloci-ast; LABEL names it in the table) each
   round also runs that code's
   `codeloci index --no-embed` on the same repository (the same console script with `SRC` first on
-  `PYTHONPATH`; without `--no-service`, which older code lacks and where it indexed in-process
-  anyway), and the rows compare the two side by side.
+  `PYTHONPATH`; with `--no-service` where that code has the per-user service, whose process
+  would otherwise do the work out of sight), and the rows compare the two side by side.
 """
 
 from __future__ import annotations
@@ -112,9 +112,11 @@ def _index(ctx: Context, repo: Path, data: Path, baseline: Baseline | None = Non
         shutil.rmtree(data)
     cmd = [product.codeloci_cmd(), "index", str(repo), "--json", "--no-embed", "--data-dir", str(data)]
     env = product.env(ctx)
-    if baseline is None:
+    # in-process: the per-user service would do the work in another process, out of the
+    # measurement (code older than the service lacks the flag and indexes in-process anyway)
+    if baseline is None or (baseline.src / "codeloci" / "service").is_dir():
         cmd.append("--no-service")
-    else:
+    if baseline is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline.src), env.get("PYTHONPATH", "")]))
         if baseline.binary is not None:
             env["CODELOCI_RUST_SERVER"] = str(baseline.binary)
@@ -221,7 +223,7 @@ def run(ctx: Context) -> GroupResult:
             "s",
             anchor=anchor,
             ratio=vs_rust([r.wall for r in runs]),
-            notes="process start (imports, embedder and store load, Rust server start) to exit",
+            notes="process start (imports, store load, Rust server start) to exit",
         ),
         Row(
             "chunk over MCP stdio alone (bridge, pipeline batches, results dropped)",
@@ -245,9 +247,10 @@ def run(ctx: Context) -> GroupResult:
             f"peak RSS of `codeloci index --no-embed`, {chunks:,} chunks",
             Stat.of([r.peak_mib for r in runs]),
             "MiB",
-            target=Target("value", "<", 400.0, "< 400 MB (at 100k chunks)"),
-            notes="VmHWM of the process (the embedder is loaded at start even with `--no-embed`; the "
-            "embedded store's memory-mapped files count once touched)",
+            target=Target("value", "<", 400e6 / 2**20, "< 400 MB (381 MiB, at 100k chunks)"),
+            notes="VmHWM of the process (the embedding model is never loaded with `--no-embed`; the "
+            "embedded engine's in-memory segment grows by about 4 KB per point, whatever the payload, "
+            "and its memory-mapped files count once touched)",
         )
     )
     if before:

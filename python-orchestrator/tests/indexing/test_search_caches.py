@@ -13,7 +13,7 @@ from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
 from codeloci.indexing import search as search_mod
 from codeloci.indexing.models import CodeSearchInput
-from codeloci.indexing.points import code_filter
+from codeloci.indexing.points import code_filter, idf_corpus
 from codeloci.indexing.search import CodeSearcher
 
 from .conftest import open_service, write_files
@@ -85,7 +85,7 @@ async def test_idf_scope_only_when_another_project_shares_the_store(
     write_files(b, {"b.py": "def beta_parse():\n    return 'beta'\n" * 3})
     async with open_service(data_dir, [a, b], rust_server, embedder) as service:
         store = service.store
-        scope_a = code_filter(project_id_for(a))
+        scope_a = idf_corpus(project_id_for(a))
         await service.index_repository(a)
         assert store._idf_corpus(scope_a) is None
         one = service.search(a, CodeSearchInput(query="alpha_parse", k=3, mode="lexical"))

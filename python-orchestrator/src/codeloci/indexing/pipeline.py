@@ -564,7 +564,8 @@ class CodeIndex:
 
     async def _write_symbols(self, project: str, result: ChunkResult, report: IndexReport) -> None:
         start = time.monotonic()
-        await anyio.to_thread.run_sync(self.symbol_table(project).update, result["files"])
+        table = self.symbol_table(project)
+        await anyio.to_thread.run_sync(table.update, result["files"], self.foreground.pause)
         _timed(report, "symbols", start)
 
     async def _symbols_in_step(self, root: Path, new: Manifest) -> None:

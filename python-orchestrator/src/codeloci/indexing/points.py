@@ -32,6 +32,7 @@ __all__ = [
     "definitions",
     "embed_order",
     "file_filter",
+    "idf_corpus",
     "kind_tag",
     "language_tag",
     "point_id",
@@ -65,6 +66,13 @@ def kind_tag(kind: str) -> str:
 def code_filter(project: str, *extra: Cond) -> Filter:
     """Every code point of one project (plus ``extra`` conditions)."""
     return Filter(must=(Match("project", project), Match("kind", CODE_KIND), *extra))
+
+
+def idf_corpus(project: str) -> Filter:
+    """The points whose BM25 statistics a project's lexical search uses: the project's own.
+    Its code chunks are its only points with a sparse vector, so the one condition says the
+    same as :func:`code_filter`, at half the engine's cost per query term."""
+    return Filter(must=(Match("project", project),))
 
 
 def file_filter(project: str, paths: list[str]) -> Filter:

@@ -35,7 +35,7 @@ from codeloci.config import project_id_for
 from codeloci.embedder import Embedder
 from codeloci.identifiers import is_identifier_query, last_name
 from codeloci.indexing.models import CodeHit, CodeSearchInput, CodeSearchResult
-from codeloci.indexing.points import code_filter, kind_tag, language_tag
+from codeloci.indexing.points import code_filter, idf_corpus, kind_tag, language_tag
 from codeloci.indexing.text import sparse_query
 from codeloci.store import (
     DENSE_VECTOR,
@@ -298,7 +298,7 @@ class CodeSearcher:
                     limit=limit,
                     prefetch=max(PREFETCH_MIN, inp.k * PREFETCH_FACTOR, limit),
                     fusion=self.fusion or fusion_for(inp.query),
-                    idf_scope=code_filter(project),
+                    idf_scope=idf_corpus(project),
                     fields=SEARCH_FIELDS,
                     exact=False,
                     unembedded=unembedded,

@@ -29,7 +29,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -443,14 +443,19 @@ class SymbolTable:
 
     # -------------------------------------------------------------- writes
 
-    def update(self, files: Iterable[ChunkedFile]) -> int:
-        """Replaces the rows of each file that carries ``symbols``; returns how many files."""
+    def update(
+        self, files: Iterable[ChunkedFile], between: Callable[[], object] | None = None
+    ) -> int:
+        """Replaces the rows of each file that carries ``symbols``; returns how many files.
+        ``between`` is called before each file (an index run's pause for searches)."""
         done = 0
         with self._writing() as con:
             for info in files:
                 symbols = info.get("symbols")
                 if symbols is None:
                     continue
+                if between is not None:
+                    between()
                 self._replace(con, info["path"], str(info["language"]), symbols)
                 done += 1
         return done

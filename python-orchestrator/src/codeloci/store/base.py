@@ -16,11 +16,12 @@ interface is synchronous; async callers run it in a worker thread.
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +43,7 @@ __all__ = [
     "HasId",
     "HasVector",
     "Hit",
+    "IndexKind",
     "IsNull",
     "Match",
     "MatchAny",
@@ -59,6 +61,8 @@ __all__ = [
     "named_vectors",
     "with_vector",
 ]
+
+log = logging.getLogger(__name__)
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
@@ -89,6 +93,10 @@ class StoreDamagedError(StoreError):
     ``codeloci repair`` moves it aside and rebuilds it (see :mod:`codeloci.store.repair`)."""
 
 
+#: The payload index types a collection spec asks for.
+IndexKind = Literal["keyword", "float", "integer"]
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     """What a collection holds. ``embedder``/``dim`` are recorded at creation and checked on
@@ -110,7 +118,7 @@ class CollectionSpec:
     filter_fields: tuple[str, ...] = ()
     packed: bool = False
 
-    def indexes(self) -> list[tuple[str, str]]:
+    def indexes(self) -> list[tuple[str, IndexKind]]:
         """(key, type) of every payload index: ``keyword``, ``float`` or ``integer``."""
         return [
             *((k, "keyword") for k in self.keyword_fields),
@@ -376,6 +384,18 @@ class MemoryStore(abc.ABC):
         # repr(idf scope) -> (membership, removals, monotonic time, whether the scope must be
         # applied)
         self._idf_needed: dict[str, tuple[int, int, float, bool]] = {}
+
+    def _create_indexes(self, existing: frozenset[str]) -> None:
+        """The spec's payload indexes that ``existing`` lacks: all at creation, and those a
+        newer codeloci added when it first opens an older store for writing (once)."""
+        for name, kind in self.spec.indexes():
+            if name not in existing:
+                if existing:
+                    log.info("%s: indexing the payload key %r (once)", self.description, name)
+                self._create_index(name, kind)
+
+    @abc.abstractmethod
+    def _create_index(self, name: str, kind: IndexKind) -> None: ...
 
     def _writable(self, action: str) -> None:
         if self.read_only:

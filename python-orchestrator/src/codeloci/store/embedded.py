@@ -42,6 +42,7 @@ from codeloci.store.base import (
     Filter,
     FilterSyntax,
     Hit,
+    IndexKind,
     MemoryStore,
     PointIn,
     Query,
@@ -225,7 +226,7 @@ class EmbeddedStore(MemoryStore):
                     self._create_indexes(existing)
             else:
                 self._shard = qe.EdgeShard.create(str(shard_path), self._config())
-                self._create_indexes()
+                self._create_indexes(frozenset())
                 if not read_only:
                     meta_path.write_text(json.dumps(spec.metadata()))
         except StoreError:
@@ -269,19 +270,13 @@ class EmbeddedStore(MemoryStore):
             payload_memory=qe.Memory.Cached,
         )
 
-    def _create_indexes(self, existing: frozenset[str] = frozenset()) -> None:
-        """The spec's payload indexes that ``existing`` lacks (a store made by an older
-        codeloci gains them at its first writable open, once)."""
-        types = {
+    def _create_index(self, name: str, kind: IndexKind) -> None:
+        schema = {
             "keyword": qe.PayloadSchemaType.Keyword,
             "float": qe.PayloadSchemaType.Float,
             "integer": qe.PayloadSchemaType.Integer,
-        }
-        for name, kind in self.spec.indexes():
-            if name not in existing:
-                if existing:
-                    log.info("%s: indexing the payload key %r (once)", self.root, name)
-                self._shard.update(qe.UpdateOperation.create_field_index(name, types[kind]))
+        }[kind]
+        self._shard.update(qe.UpdateOperation.create_field_index(name, schema))
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -28,6 +28,7 @@ from codeloci.store.base import (
     Filter,
     FilterSyntax,
     Hit,
+    IndexKind,
     MemoryStore,
     PointIn,
     Query,
@@ -156,24 +157,20 @@ class RemoteStore(MemoryStore):
             metadata=spec.metadata(),
         )
 
-    def _create_indexes(self, existing: frozenset[str]) -> None:
-        """The spec's payload indexes that ``existing`` lacks (a collection made by an older
-        codeloci gains them at its first writable open, once)."""
-        types = {
+    def _create_index(self, name: str, kind: IndexKind) -> None:
+        schema = {
             "keyword": qm.PayloadSchemaType.KEYWORD,
             "float": qm.PayloadSchemaType.FLOAT,
             "integer": qm.PayloadSchemaType.INTEGER,
-        }
-        for name, kind in self.spec.indexes():
-            if name not in existing:
-                self._call(
-                    "index a payload field",
-                    self._client.create_payload_index,
-                    self.collection,
-                    name,
-                    types[kind],
-                    wait=True,
-                )
+        }[kind]
+        self._call(
+            "index a payload field",
+            self._client.create_payload_index,
+            self.collection,
+            name,
+            schema,
+            wait=True,
+        )
 
     @classmethod
     def connect(

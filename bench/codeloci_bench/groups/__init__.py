@@ -17,6 +17,7 @@ GROUPS: dict[str, str] = {
     "scale": "codeloci_bench.groups.scale",
     "search": "codeloci_bench.groups.search",
     "embed": "codeloci_bench.groups.embed",
+    "fullembed": "codeloci_bench.groups.fullembed",
     "memory": "codeloci_bench.groups.memory",
     "gate": "codeloci_bench.groups.gate",
     "quality": "codeloci_bench.groups.quality",
@@ -31,7 +32,8 @@ PLANNED: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
 RETIRED: tuple[str, ...] = ("orchestrator",)
 
 ORDER: list[str] = [
-    "rust", "handshake", "service", "index", "scale", "search", "embed", "memory", "gate", "quality", "symbols",
+    "rust", "handshake", "service", "index", "scale", "search", "embed", "fullembed", "memory", "gate", "quality",
+    "symbols",
 ]  # fmt: skip
 
 

@@ -70,8 +70,8 @@ def code_filter(project: str, *extra: Cond) -> Filter:
 
 def idf_corpus(project: str) -> Filter:
     """The points whose BM25 statistics a project's lexical search uses: the project's own.
-    Its code chunks are its only points with a sparse vector, so the one condition says the
-    same as :func:`code_filter`, at half the engine's cost per query term."""
+    Its code chunks are its only points with a sparse vector, so this says what
+    :func:`code_filter` says in one condition, which the engine checks once per query term."""
     return Filter(must=(Match("project", project),))
 
 

@@ -72,6 +72,19 @@ def env(ctx: Context, **extra: str) -> dict[str, str]:
     return e
 
 
+def extract_commit(ctx: Context, commit: str, path: str) -> Path:
+    """`path` of the repository at `commit`, extracted once per run into the work folder (the
+    folder that holds `path`)."""
+    target = ctx.workdir / f"tree-{commit[:7]}-{path.replace('/', '-')}"
+    if not target.is_dir():
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ctx.repo), "archive", commit, path], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def _git_init(path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(path)], check=True)
 

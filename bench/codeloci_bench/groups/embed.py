@@ -45,16 +45,7 @@ BASE_COMMIT = "807c1bf92d5b1a310b1db729ec89d4329a3ba7ee"
 
 def _old_source(ctx: Context) -> Path:
     """`python-orchestrator/src` of BASE_COMMIT, extracted into the work folder."""
-    target = ctx.workdir / f"src-{BASE_COMMIT[:7]}"
-    if not target.is_dir():
-        target.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ctx.repo), "archive", BASE_COMMIT, "python-orchestrator/src"],
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "python-orchestrator" / "src"
+    return product.extract_commit(ctx, BASE_COMMIT, "python-orchestrator/src") / "python-orchestrator" / "src"
 
 
 def _rate_worker(src: Path, textfile: Path, batch: int) -> tuple[subprocess.Popen[str], dict[str, object]]:

@@ -64,17 +64,11 @@ def _evaluate(ctx: Context, *args: str, tree: Path | None = None) -> None:
 
 def _old_tree(ctx: Context) -> Path:
     """BASE_COMMIT's python-orchestrator, extracted, with the evaluation's JavaScript sources."""
-    tree = ctx.workdir / f"tree-{BASE_COMMIT[:7]}"
-    if not tree.is_dir():
-        tree.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ctx.repo), "archive", BASE_COMMIT, "python-orchestrator"],
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-        (tree / "tests" / "e2e").mkdir(parents=True)
-        (tree / "tests" / "e2e" / "node_modules").symlink_to(ctx.repo / "tests" / "e2e" / "node_modules")
+    tree = product.extract_commit(ctx, BASE_COMMIT, "python-orchestrator")
+    modules = tree / "tests" / "e2e" / "node_modules"
+    if not modules.is_symlink():
+        modules.parent.mkdir(parents=True)
+        modules.symlink_to(ctx.repo / "tests" / "e2e" / "node_modules")
     return tree
 
 

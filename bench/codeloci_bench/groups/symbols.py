@@ -88,34 +88,32 @@ def run(ctx: Context) -> GroupResult:
     results = _quality(ctx)
     for r in results:
         pkg = f"{r['package']} {r['version']}"
-        rows.append(
-            Row(
-                f"{pkg}: definition lookup recall ({r['definitions']} definitions)",
-                Stat.of([r["definition_recall"]]),
+        measures = [
+            (f"definition lookup recall ({r['definitions']} definitions)", "definition_recall", 0.98, ""),
+            (
+                f"callers recall ({r['functions']} functions, {r['true_sites']} true places)",
+                "caller_recall",
+                0.90,
                 "",
-                anchor="Jedi",
-                target=Target("value", ">=", 0.98, ">= 0.98"),
+            ),
+            (
+                f"callers precision ({r['answered_sites']} places answered)",
+                "caller_precision",
+                0.97,
+                f"{r['ambiguous_places']} places listed as ambiguous, not counted",
+            ),
+        ]
+        for label, key, bound, notes in measures:
+            rows.append(
+                Row(
+                    f"{pkg}: {label}",
+                    Stat.of([r[key]]),
+                    "",
+                    anchor="Jedi",
+                    target=Target("value", ">=", bound, f">= {bound:.2f}"),
+                    notes=notes,
+                )
             )
-        )
-        rows.append(
-            Row(
-                f"{pkg}: callers recall ({r['functions']} functions, {r['true_sites']} true places)",
-                Stat.of([r["caller_recall"]]),
-                "",
-                anchor="Jedi",
-                target=Target("value", ">=", 0.90, ">= 0.90"),
-            )
-        )
-        rows.append(
-            Row(
-                f"{pkg}: callers precision ({r['answered_sites']} places answered)",
-                Stat.of([r["caller_precision"]]),
-                "",
-                anchor="Jedi",
-                target=Target("value", ">=", 0.97, ">= 0.97"),
-                notes=f"{r['ambiguous_places']} places listed as ambiguous, not counted",
-            )
-        )
     n = 60 if ctx.quick else 200
     fx = product.fixture(ctx, "crates-100k")
     queries = _queries(fx, n)

@@ -357,9 +357,5 @@ class LazyEmbedder(_MiniLM):
         self._threads = threads
         self._spin = spin
 
-    @property
-    def loaded(self) -> bool:
-        return _default is not None
-
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         return default_embedder(threads=self._threads, spin=self._spin).embed(texts)

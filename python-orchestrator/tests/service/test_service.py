@@ -102,6 +102,12 @@ class Session:
     def close(self) -> str:
         return self.raw.close()
 
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 @pytest.fixture
 def data(tmp_path: Path) -> Iterator[Path]:
@@ -124,10 +130,11 @@ def test_sessions_in_two_repositories_share_one_service_and_their_memories(
 ) -> None:
     one = repo(tmp_path, "one", "def alpha_reconciler():\n    return 1\n")
     two = repo(tmp_path, "two", "def beta_dispatcher():\n    return 2\n")
-    a = Session(data, one, rust_server, "session-a")
-    b = Session(data, two, rust_server, "session-b")
-    c = Session(data, one, rust_server, "session-c")
-    try:
+    with (
+        Session(data, one, rust_server, "session-a") as a,
+        Session(data, two, rust_server, "session-b") as b,
+        Session(data, one, rust_server, "session-c") as c,
+    ):
         pid = service_pid(data)
         assert pid is not None
         a.ok("memory_store", {"content": "Prefers tabs over spaces", "level": "USER_PREFERENCE"})
@@ -162,17 +169,13 @@ def test_sessions_in_two_repositories_share_one_service_and_their_memories(
         assert "beta_dispatcher" in json.dumps(parsed)
         # one service served all three
         assert service_pid(data) == pid
-    finally:
-        for s in (a, b, c):
-            s.close()
 
 
 def test_cli_index_and_find_work_while_a_session_runs(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "def gamma_ledger_sum(xs):\n    return sum(xs)\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_store", {"content": "noted", "level": "PROJECT_CONTEXT"})
         done = codeloci(data, one, rust_server, "index", ".", "--no-embed")
         assert done.returncode == 0, done.stderr
@@ -183,8 +186,6 @@ def test_cli_index_and_find_work_while_a_session_runs(
         # the session sees what the CLI indexed
         hits = session.ok("code_search", {"query": "gamma_ledger_sum", "mode": "lexical"})
         assert hits["results"][0]["path"] == "main.py"
-    finally:
-        session.close()
 
 
 def test_five_concurrent_first_starts_leave_one_service(
@@ -226,14 +227,11 @@ def test_a_session_keeps_the_service_up_while_it_lives(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_list", {})
         pid = service_pid(data)
         time.sleep(float(IDLE) * 3)
         assert service_pid(data) == pid
-    finally:
-        session.close()
     wait_until(lambda: service_pid(data) is None, timeout=30)
 
 
@@ -241,8 +239,7 @@ def test_service_stop_then_a_session_continues_after_a_restart(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_store", {"content": "kept across restarts", "level": "SESSION_STATE"})
         stop = codeloci(data, one, rust_server, "service", "stop")
         assert stop.returncode == 0 and "stopped" in stop.stdout, stop
@@ -250,18 +247,15 @@ def test_service_stop_then_a_session_continues_after_a_restart(
         # the session's next call starts the service again; its SESSION_STATE is still its own
         found = session.ok("retrieve_session_state", {})
         assert [r["content"] for r in found["results"]] == ["kept across restarts"]
-    finally:
-        session.close()
 
 
 def test_kill_9_of_the_service_mid_store_loses_no_acknowledged_write(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
     acknowledged: list[str] = []
     failed: list[str] = []
-    try:
+    with Session(data, one, rust_server, "s") as session:
         for n in range(40):
             if n == 15:
                 pid = service_pid(data)
@@ -283,8 +277,6 @@ def test_kill_9_of_the_service_mid_store_loses_no_acknowledged_write(
             else:
                 acknowledged.append(result["structuredContent"]["id"])
         listed = session.ok("memory_list", {"levels": ["PROJECT_CONTEXT"], "limit": 100})
-    finally:
-        session.close()
     ids = [m["id"] for m in listed["results"]]
     assert len(ids) == len(set(ids)), "a memory is stored twice"
     assert set(acknowledged) <= set(ids), "an acknowledged write was lost"
@@ -321,11 +313,8 @@ def test_kill_9_of_the_service_mid_index_then_index_again_converges(
     reference = codeloci(clean, root, rust_server, "index", str(root), "--no-embed", "--json")
     assert reference.returncode == 0, reference.stderr
     expected = json.loads(reference.stdout)["chunks_written"]
-    session = Session(data, root.resolve(), rust_server, "s")
-    try:
+    with Session(data, root.resolve(), rust_server, "s") as session:
         status = session.ok("index_status", {})
-    finally:
-        session.close()
     # every chunk once: no duplicates, no orphans of the killed run
     assert (status["files"], status["chunks"]) == (400, expected), status
     assert session_search_count(data, root, rust_server, "f399_19") == 1
@@ -347,8 +336,7 @@ def test_another_user_cannot_reach_the_service(
     if os.getuid() != 0:
         pytest.skip("needs root to act as another user")
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_list", {})
         sock = str(paths_of(data).socket)
         nobody = 65534
@@ -371,8 +359,6 @@ def test_another_user_cannot_reach_the_service(
         assert os.waitstatus_to_exitcode(status) == 0, "another user reached the service"
         mode = paths_of(data).directory.stat().st_mode & 0o777
         assert mode == 0o700
-    finally:
-        session.close()
 
 
 def test_a_service_directory_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
@@ -392,8 +378,7 @@ def test_a_thin_session_holds_no_store_and_no_model(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_store", {"content": "loaded the model", "level": "PROJECT_CONTEXT"})
         status = Path(f"/proc/{session.raw.proc.pid}/status").read_text()
         rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
@@ -401,8 +386,6 @@ def test_a_thin_session_holds_no_store_and_no_model(
         assert rss_kb < 80 * 1024, f"codeloci serve uses {rss_kb // 1024} MB"
         maps = Path(f"/proc/{session.raw.proc.pid}/maps").read_text()
         assert "onnxruntime" not in maps and "qdrant" not in maps
-    finally:
-        session.close()
 
 
 def test_one_index_run_at_a_time_per_repository(
@@ -413,16 +396,11 @@ def test_one_index_run_at_a_time_per_repository(
         (one / f"mod{i}.py").write_text(
             "".join(f"def f{i}_{j}():\n    return {j}\n\n\n" for j in range(30))
         )
-    a = Session(data, one, rust_server, "a")
-    b = Session(data, one, rust_server, "b")
     arguments = {"wait_for_embedding": False}
-    try:
+    with Session(data, one, rust_server, "a") as a, Session(data, one, rust_server, "b") as b:
         # two index calls at once from two sessions: one run, both answered with its report
         with ThreadPoolExecutor(2) as pool:
             reports = list(pool.map(lambda s: s.ok("index_repository", arguments), (a, b)))
-    finally:
-        a.close()
-        b.close()
     assert reports[0]["seconds"] == reports[1]["seconds"], reports
     assert reports[0]["added"] == 151
 
@@ -431,9 +409,10 @@ def test_one_watcher_per_root_however_many_sessions_watch_it(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "def epsilon_rate():\n    return 5\n")
-    a = Session(data, one, rust_server, "a", quiet=False)
-    b = Session(data, one, rust_server, "b", quiet=False)
-    try:
+    with (
+        Session(data, one, rust_server, "a", quiet=False) as a,
+        Session(data, one, rust_server, "b", quiet=False) as b,
+    ):
         a.ok("memory_list", {})
         b.ok("memory_list", {})
         # an edit is picked up by the root's watcher
@@ -444,9 +423,6 @@ def test_one_watcher_per_root_however_many_sessions_watch_it(
             ),
             timeout=60,
         )
-    finally:
-        a.close()
-        b.close()
     log = paths_of(data).log.read_text()
     assert log.count(f"watching {one}") == 1, log
 
@@ -473,13 +449,10 @@ def test_doctor_beside_a_session_reports_the_service_and_its_store(
     tmp_path: Path, data: Path, rust_server: list[str]
 ) -> None:
     one = repo(tmp_path, "one", "x = 1\n")
-    session = Session(data, one, rust_server, "s")
-    try:
+    with Session(data, one, rust_server, "s") as session:
         session.ok("memory_list", {})
         pid = service_pid(data)
         doctor = codeloci(data, one, rust_server, "doctor")
-    finally:
-        session.close()
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert f"[ok] service: running, pid {pid}" in doctor.stdout, doctor.stdout
     assert f"[ok] store: open in the codeloci service (pid {pid})" in doctor.stdout, doctor.stdout

@@ -103,10 +103,9 @@ class CollectionSpec:
     every open; ``keyword_fields``, ``float_fields`` and ``integer_fields`` get payload indexes
     (created on open when an older store lacks one).
 
-    ``packed``: filters name only the indexed keys and ``filter_fields``, so a backend may keep
-    every other key in a compact form of its own, which the embedded engine takes in far faster
-    than a wide payload; reads give the payload back whole either way. Not packed: every key
-    stays filterable."""
+    ``packed``: filters name only the indexed keys, so a backend may keep every other key in a
+    compact form of its own, which the embedded engine takes in far faster than a wide payload;
+    reads give the payload back whole either way. Not packed: every key stays filterable."""
 
     name: str
     embedder: str
@@ -115,7 +114,6 @@ class CollectionSpec:
     float_fields: tuple[str, ...] = ()
     sparse: bool = True
     integer_fields: tuple[str, ...] = ()
-    filter_fields: tuple[str, ...] = ()
     packed: bool = False
 
     def indexes(self) -> list[tuple[str, IndexKind]]:
@@ -130,7 +128,7 @@ class CollectionSpec:
         """The keys filters may name, or None for any."""
         if not self.packed:
             return None
-        return frozenset((*(k for k, _ in self.indexes()), *self.filter_fields))
+        return frozenset(k for k, _ in self.indexes())
 
     def metadata(self) -> dict[str, Any]:
         return {"embedder": self.embedder, "dim": self.dim, "format": 1}
